@@ -28,7 +28,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*', 'fs', 'child_process', 'net', 'http'], message: 'pipelines/ does no I/O' },
-            { group: ['**/src/**', '**/workers/**'], message: 'pipelines/ imports nothing from src/ or workers/' },
+            {
+              group: ['**/src/**', '**/workers/**'],
+              message: 'pipelines/ imports nothing from src/ or workers/',
+            },
           ],
         },
       ],

@@ -1,0 +1,221 @@
+/** HLS playlist reading and writing (RFC 8216). Pure: text in, text out. */
+
+export interface MediaSegment {
+  readonly uri: string;
+  readonly duration: number;
+}
+
+export interface MediaPlaylist {
+  readonly targetDuration: number;
+  readonly mediaSequence: number;
+  readonly playlistType?: 'EVENT' | 'VOD';
+  readonly mapUri?: string;
+  readonly segments: readonly MediaSegment[];
+  readonly ended: boolean;
+}
+
+function attribute(line: string, name: string): string | undefined {
+  const match = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`).exec(line);
+  return match ? (match[2] ?? match[1]) : undefined;
+}
+
+export function parseMediaPlaylist(text: string): MediaPlaylist {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  if (lines[0] !== '#EXTM3U') throw new Error('not an HLS playlist: missing #EXTM3U');
+  let targetDuration = 0;
+  let mediaSequence = 0;
+  let playlistType: MediaPlaylist['playlistType'];
+  let mapUri: string | undefined;
+  let ended = false;
+  let pendingDuration: number | undefined;
+  const segments: MediaSegment[] = [];
+  for (const line of lines.slice(1)) {
+    if (line === '') continue;
+    if (line.startsWith('#EXT-X-TARGETDURATION:')) targetDuration = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) mediaSequence = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-PLAYLIST-TYPE:')) {
+      const type = line.slice(21);
+      if (type === 'EVENT' || type === 'VOD') playlistType = type;
+    } else if (line.startsWith('#EXT-X-MAP:')) mapUri = attribute(line, 'URI');
+    else if (line.startsWith('#EXTINF:')) pendingDuration = Number(line.slice(8).split(',')[0]);
+    else if (line === '#EXT-X-ENDLIST') ended = true;
+    else if (!line.startsWith('#')) {
+      if (pendingDuration === undefined) throw new Error(`segment ${line} has no #EXTINF`);
+      segments.push({ uri: line, duration: pendingDuration });
+      pendingDuration = undefined;
+    }
+  }
+  return {
+    targetDuration,
+    mediaSequence,
+    ...(playlistType ? { playlistType } : {}),
+    ...(mapUri ? { mapUri } : {}),
+    segments,
+    ended,
+  };
+}
+
+/** RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, must not exceed it. */
+export function targetDurationOf(segments: readonly MediaSegment[]): number {
+  return Math.max(1, ...segments.map((s) => Math.round(s.duration)));
+}
+
+/** Rewrites a finished EVENT playlist as the final VOD playlist. */
+export function writeVodMediaPlaylist(playlist: MediaPlaylist): string {
+  const out = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${targetDurationOf(playlist.segments)}`,
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+  ];
+  if (playlist.mapUri) out.push(`#EXT-X-MAP:URI="${playlist.mapUri}"`);
+  for (const s of playlist.segments) out.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
+  out.push('#EXT-X-ENDLIST');
+  return out.join('\n') + '\n';
+}
+
+export interface SizedSegment {
+  readonly duration: number;
+  readonly bytes: number;
+}
+
+/**
+ * Peak segment bit rate as RFC 8216 4.3.4.2 defines it: the largest bit rate of any contiguous
+ * run of segments lasting between 0.5 and 1.5 target durations (a short tail segment alone
+ * would otherwise report its container overhead as a peak).
+ */
+export function peakBitrate(segments: readonly SizedSegment[], targetDuration: number): number {
+  const total = segments.reduce((sum, s) => sum + s.duration, 0);
+  if (segments.length === 0 || total <= 0) return 0;
+  if (total < 0.5 * targetDuration) {
+    return Math.ceil((segments.reduce((sum, s) => sum + s.bytes, 0) * 8) / total);
+  }
+  let peak = 0;
+  for (let i = 0; i < segments.length; i++) {
+    let duration = 0;
+    let bytes = 0;
+    for (let j = i; j < segments.length; j++) {
+      const seg = segments[j]!;
+      duration += seg.duration;
+      bytes += seg.bytes;
+      if (duration > 1.5 * targetDuration) break;
+      if (duration >= 0.5 * targetDuration) peak = Math.max(peak, (bytes * 8) / duration);
+    }
+  }
+  return Math.ceil(peak);
+}
+
+export function averageBitrate(segments: readonly SizedSegment[]): number {
+  const duration = segments.reduce((sum, s) => sum + s.duration, 0);
+  const bytes = segments.reduce((sum, s) => sum + s.bytes, 0);
+  return duration > 0 ? Math.ceil((bytes * 8) / duration) : 0;
+}
+
+/**
+ * RFC 6381 codec string of an H.264 track, read from the avcC box of an fMP4 init segment:
+ * profile, constraint flags and level exactly as the encoder wrote them.
+ */
+export function avcCodecFromInit(init: Uint8Array): string | undefined {
+  for (let i = 4; i + 8 < init.length; i++) {
+    // 'avcC' box type, followed by configurationVersion (1), profile, compatibility, level.
+    if (init[i] === 0x61 && init[i + 1] === 0x76 && init[i + 2] === 0x63 && init[i + 3] === 0x43) {
+      if (init[i + 4] !== 1) continue;
+      const hex = (b: number | undefined) => (b ?? 0).toString(16).padStart(2, '0');
+      return `avc1.${hex(init[i + 5])}${hex(init[i + 6])}${hex(init[i + 7])}`;
+    }
+  }
+  return undefined;
+}
+
+export const AAC_LC_CODEC = 'mp4a.40.2';
+
+export interface VariantEntry {
+  readonly uri: string;
+  readonly bandwidth: number;
+  readonly averageBandwidth?: number;
+  readonly codecs: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly frameRate?: number;
+}
+
+export interface AudioRendition {
+  readonly groupId: string;
+  readonly name: string;
+  readonly uri: string;
+}
+
+export interface MasterPlaylist {
+  readonly variants: readonly VariantEntry[];
+  readonly audio?: AudioRendition;
+  /** EXT-X-START offset; 0 makes players start a still-growing asset from the beginning. */
+  readonly startOffset?: number;
+}
+
+export function writeMasterPlaylist(master: MasterPlaylist): string {
+  const out = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
+  if (master.startOffset !== undefined) {
+    out.push(`#EXT-X-START:TIME-OFFSET=${master.startOffset.toFixed(3)},PRECISE=YES`);
+  }
+  const audio = master.audio;
+  if (audio) {
+    out.push(
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audio.groupId}",NAME="${audio.name}",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${audio.uri}"`,
+    );
+  }
+  for (const v of master.variants) {
+    const attrs = [`BANDWIDTH=${v.bandwidth}`];
+    if (v.averageBandwidth !== undefined) attrs.push(`AVERAGE-BANDWIDTH=${v.averageBandwidth}`);
+    attrs.push(`CODECS="${v.codecs}"`);
+    if (v.width && v.height) attrs.push(`RESOLUTION=${v.width}x${v.height}`);
+    if (v.frameRate) attrs.push(`FRAME-RATE=${v.frameRate.toFixed(3)}`);
+    if (audio && v.width) attrs.push(`AUDIO="${audio.groupId}"`);
+    out.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.uri);
+  }
+  return out.join('\n') + '\n';
+}
+
+export interface MasterVariantRef {
+  readonly uri: string;
+  readonly bandwidth: number;
+  readonly averageBandwidth?: number;
+  readonly codecs: string[];
+  readonly resolution?: { width: number; height: number };
+  readonly frameRate?: number;
+  readonly audioGroup?: string;
+}
+
+/** Reads a master playlist back (used by tests, the CLI and the benchmark). */
+export function parseMasterPlaylist(text: string): { variants: MasterVariantRef[]; audioUris: string[] } {
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
+  if (lines[0] !== '#EXTM3U') throw new Error('not an HLS playlist: missing #EXTM3U');
+  const variants: MasterVariantRef[] = [];
+  const audioUris: string[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith('#EXT-X-MEDIA:') && attribute(line, 'TYPE') === 'AUDIO') {
+      const uri = attribute(line, 'URI');
+      if (uri) audioUris.push(uri);
+    }
+    if (!line.startsWith('#EXT-X-STREAM-INF:')) continue;
+    const uri = lines[i + 1] ?? '';
+    const resolution = attribute(line, 'RESOLUTION')?.split('x').map(Number);
+    const average = attribute(line, 'AVERAGE-BANDWIDTH');
+    const frameRate = attribute(line, 'FRAME-RATE');
+    const audioGroup = attribute(line, 'AUDIO');
+    variants.push({
+      uri,
+      bandwidth: Number(attribute(line, 'BANDWIDTH')),
+      ...(average ? { averageBandwidth: Number(average) } : {}),
+      codecs: (attribute(line, 'CODECS') ?? '').split(',').filter(Boolean),
+      ...(resolution && resolution.length === 2
+        ? { resolution: { width: resolution[0]!, height: resolution[1]! } }
+        : {}),
+      ...(frameRate ? { frameRate: Number(frameRate) } : {}),
+      ...(audioGroup ? { audioGroup } : {}),
+    });
+  }
+  return { variants, audioUris };
+}

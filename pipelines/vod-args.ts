@@ -1,0 +1,148 @@
+import { formatRational, rationalValue } from './rational.ts';
+import type { Ladder } from './vod-ladder.ts';
+
+export interface StillsPlan {
+  /** One frame every this many seconds feeds the storyboard and the thumbnails. */
+  readonly everySeconds: number;
+  readonly width: number;
+  readonly height: number;
+  /** `%05d`-style pattern for the frames. */
+  readonly pattern: string;
+}
+
+export interface PosterPlan {
+  readonly atSeconds: number;
+  readonly width: number;
+  readonly height: number;
+  readonly file: string;
+}
+
+export interface VodTranscodePlan {
+  readonly input: string;
+  /** Folder that receives one sub-folder per rendition (`<name>/index.m3u8`). */
+  readonly outputDir: string;
+  /** Undefined for audio-only sources. */
+  readonly ladder?: Ladder;
+  readonly audio: boolean;
+  readonly segmentSeconds: number;
+  readonly gopSeconds: number;
+  readonly x264Preset: string;
+  readonly audioBitrateKbps: number;
+  readonly stills?: StillsPlan;
+  readonly poster?: PosterPlan;
+}
+
+export const AUDIO_RENDITION = 'audio';
+
+/** Frames per GOP: fixed, so every rung's keyframes fall on the same source frames. */
+export function gopFrames(plan: Pick<VodTranscodePlan, 'ladder' | 'gopSeconds'>): number {
+  if (!plan.ladder) return 0;
+  return Math.max(1, Math.round(plan.gopSeconds * rationalValue(plan.ladder.frameRate)));
+}
+
+/**
+ * One ffmpeg process for the whole ladder: decode once, normalise (CFR, 8-bit 4:2:0), split,
+ * scale each rung, and mux them all as fMP4 HLS with a single shared audio rendition; the
+ * storyboard stills and the poster hang off the same decode instead of reading the file again.
+ */
+export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
+  const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats'];
+  args.push('-i', plan.input);
+
+  const ladder = plan.ladder;
+  const rungs = ladder?.rungs ?? [];
+  const extraBranches = (plan.stills ? 1 : 0) + (plan.poster ? 1 : 0);
+  const maps: string[] = [];
+  if (ladder && rungs.length > 0) {
+    const branches = rungs.length + extraBranches;
+    const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`);
+    const graph = [
+      `[0:v:0]fps=${formatRational(ladder.frameRate)},format=yuv420p,split=${branches}${labels.join('')}`,
+    ];
+    rungs.forEach((rung, i) => {
+      graph.push(`[s${i}]scale=${rung.width}:${rung.height}:flags=bicubic,setsar=1[v${i}]`);
+    });
+    let next = rungs.length;
+    if (plan.stills) {
+      const s = plan.stills;
+      graph.push(`[s${next}]fps=1/${s.everySeconds},scale=${s.width}:${s.height},setsar=1[stills]`);
+      next += 1;
+    }
+    if (plan.poster) {
+      const p = plan.poster;
+      graph.push(
+        `[s${next}]trim=start=${p.atSeconds.toFixed(3)},setpts=PTS-STARTPTS,scale=${p.width}:${p.height},setsar=1[poster]`,
+      );
+    }
+    args.push('-filter_complex', graph.join(';'));
+    rungs.forEach((_, i) => maps.push('-map', `[v${i}]`));
+  }
+  if (plan.audio) maps.push('-map', '0:a:0');
+  args.push(...maps);
+
+  if (ladder && rungs.length > 0) {
+    const gop = gopFrames(plan);
+    args.push('-c:v', 'libx264', '-preset', plan.x264Preset, '-profile:v', 'high', '-pix_fmt', 'yuv420p');
+    // Fixed GOP, no scene-cut keyframes: segment boundaries then coincide in every rung.
+    args.push('-x264-params', `keyint=${gop}:min-keyint=${gop}:scenecut=0:open-gop=0`);
+    rungs.forEach((rung, i) => {
+      args.push(
+        `-crf:v:${i}`,
+        String(rung.crf),
+        `-maxrate:v:${i}`,
+        `${rung.maxBitrateKbps}k`,
+        `-bufsize:v:${i}`,
+        `${rung.bufferKbits}k`,
+      );
+    });
+  }
+  if (plan.audio) {
+    args.push('-c:a', 'aac', '-b:a', `${plan.audioBitrateKbps}k`, '-ac', '2', '-ar', '48000');
+  }
+
+  const streamMap: string[] = rungs.map(
+    (rung, i) => `v:${i}${plan.audio ? ',agroup:aud' : ''},name:${rung.name}`,
+  );
+  if (plan.audio) streamMap.push(`a:0${rungs.length > 0 ? ',agroup:aud' : ''},name:${AUDIO_RENDITION}`);
+
+  args.push(
+    '-f',
+    'hls',
+    '-hls_time',
+    String(plan.segmentSeconds),
+    // EVENT: the playlists grow while we encode, so the asset plays before it is finished.
+    '-hls_playlist_type',
+    'event',
+    '-hls_segment_type',
+    'fmp4',
+    '-hls_flags',
+    'independent_segments+temp_file',
+    '-hls_fmp4_init_filename',
+    'init.mp4',
+    '-hls_segment_filename',
+    `${plan.outputDir}/%v/seg_%05d.m4s`,
+    '-var_stream_map',
+    streamMap.join(' '),
+    `${plan.outputDir}/%v/index.m3u8`,
+  );
+
+  if (plan.stills) {
+    args.push('-map', '[stills]', '-c:v', 'png', '-f', 'image2', plan.stills.pattern);
+  }
+  if (plan.poster) {
+    args.push(
+      '-map',
+      '[poster]',
+      '-frames:v',
+      '1',
+      '-c:v',
+      'png',
+      '-f',
+      'image2',
+      '-update',
+      '1',
+      plan.poster.file,
+    );
+  }
+  return args;
+}

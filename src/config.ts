@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const bytes = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*([kmgt]i?b?)?$/i, 'a size such as 500MB or 20GiB')
+  .transform((text) => {
+    const match = /^(\d+(?:\.\d+)?)\s*([kmgt])?/i.exec(text)!;
+    const unit = (match[2] ?? '').toLowerCase();
+    const power = ['', 'k', 'm', 'g', 't'].indexOf(unit);
+    return Math.floor(Number(match[1]) * 1024 ** power);
+  });
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  /** Public base URL used in playback links (defaults to http://localhost:PORT). */
+  PUBLIC_URL: z.url().optional(),
+  DATA_DIR: z.string().default('./data'),
+  REDIS_URL: z.string().optional(),
+  DATABASE_URL: z.string().optional(),
+  ONAIR_API_KEY: z.string().min(16, 'ONAIR_API_KEY must be at least 16 characters').optional(),
+  MAX_UPLOAD_SIZE: bytes.default(20 * 1024 ** 3),
+  FFMPEG_PATH: z.string().default('ffmpeg'),
+  FFPROBE_PATH: z.string().default('ffprobe'),
+  REDIS_SERVER_PATH: z.string().default('redis-server'),
+  X264_PRESET: z
+    .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow'])
+    .default('veryfast'),
+  HLS_SEGMENT_SECONDS: z.coerce.number().min(1).max(10).default(4),
+  /** How many transcodes one worker process runs at once (each ffmpeg uses every core). */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
+  /** Worker processes `npm start` forks. */
+  WORKERS: z.coerce.number().int().min(0).max(32).default(1),
+  /** BullMQ lock: a worker that dies loses its job to another after this long. */
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  publicUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  databaseUrl: string | undefined;
+  apiKey: string | undefined;
+  maxUploadBytes: number;
+  ffmpegPath: string;
+  ffprobePath: string;
+  redisServerPath: string;
+  x264Preset: string;
+  segmentSeconds: number;
+  workerConcurrency: number;
+  workers: number;
+  jobLockMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}>;
+
+/** Parses the environment once into a frozen, typed configuration; throws a readable error. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`Invalid configuration:\n${problems}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''),
+    dataDir: path.resolve(e.DATA_DIR),
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    apiKey: e.ONAIR_API_KEY,
+    maxUploadBytes: e.MAX_UPLOAD_SIZE,
+    ffmpegPath: e.FFMPEG_PATH,
+    ffprobePath: e.FFPROBE_PATH,
+    redisServerPath: e.REDIS_SERVER_PATH,
+    x264Preset: e.X264_PRESET,
+    segmentSeconds: e.HLS_SEGMENT_SECONDS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    workers: e.WORKERS,
+    jobLockMs: e.JOB_LOCK_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}

@@ -1,0 +1,53 @@
+import type { Generated } from 'kysely';
+
+/** Timestamps are ISO-8601 text in UTC: portable between SQLite and PostgreSQL, and they sort. */
+export interface AccountsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  account_id: string;
+  /** SHA-256 of the key: keys are 256-bit random, so a slow hash adds nothing. */
+  key_hash: string;
+  label: string;
+  created_at: string;
+}
+
+export type AssetStatus = 'uploaded' | 'processing' | 'ready' | 'failed';
+
+export interface AssetsTable {
+  id: string;
+  account_id: string;
+  title: string;
+  status: AssetStatus;
+  stage: string;
+  progress: number;
+  error: string | null;
+  attempts: Generated<number>;
+  source_key: string;
+  source_bytes: number;
+  source_name: string | null;
+  /** ffprobe facts (JSON). */
+  source_json: string | null;
+  duration_seconds: number | null;
+  /** Published renditions (JSON); set with `revision` when the asset turns ready. */
+  renditions_json: string | null;
+  /** Storage folder of the published output: `assets/<id>/<revision>/`. */
+  revision: string | null;
+  /** Folder of the attempt still encoding, playable while it grows. */
+  preview_revision: string | null;
+  has_poster: Generated<number>;
+  has_storyboard: Generated<number>;
+  created_at: string;
+  updated_at: string;
+  ready_at: string | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  assets: AssetsTable;
+}

@@ -1,0 +1,131 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { deleteAssetRow, findAccountAsset, insertAsset, listAccountAssets } from '../db/assets.ts';
+import type { Db } from '../db/database.ts';
+import { newId } from '../ids.ts';
+import { assetPrefix, sourceKey } from '../media/layout.ts';
+import type { JobQueues } from '../queue/catalogue.ts';
+import { ObjectTooLargeError, type Storage } from '../storage/storage.ts';
+import { assetView } from './asset-view.ts';
+import { accountOf } from './auth.ts';
+import { HttpError, parseOr400 } from './errors.ts';
+
+const UploadQuery = z.object({
+  title: z.string().trim().min(1, 'is required (?title=...)').max(200, 'must be at most 200 characters'),
+  filename: z.string().trim().max(255).optional(),
+});
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.iso.datetime().optional(),
+});
+const AssetId = z.string().regex(/^as_[A-Za-z0-9]{16}$/, 'is not an asset id');
+
+export interface AssetRoutesDeps {
+  db: Db;
+  storage: Storage;
+  queues: JobQueues;
+  maxUploadBytes: number;
+  baseUrl: (req: Request) => string;
+}
+
+export function assetRoutes(deps: AssetRoutesDeps): Router {
+  const { db, storage, queues } = deps;
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const query = parseOr400(UploadQuery, req.query, 'query');
+    const type = req.get('content-type') ?? '';
+    // curl --data-binary labels raw bodies as form-urlencoded, so only multipart is refused.
+    if (type.startsWith('multipart/')) {
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'Send the file itself as the request body (for example: curl --data-binary @talk.mp4), not a form.',
+      );
+    }
+    const declared = Number(req.get('content-length') ?? NaN);
+    if (declared > deps.maxUploadBytes) {
+      throw new HttpError(
+        413,
+        'too_large',
+        `The file is larger than the upload limit of ${deps.maxUploadBytes} bytes.`,
+      );
+    }
+    if (declared === 0)
+      throw new HttpError(400, 'empty_body', 'The request body is empty: send the file as the body.');
+
+    const account = accountOf(res);
+    const id = newId('as');
+    const key = sourceKey(id);
+    let bytes: number;
+    try {
+      ({ bytes } = await storage.putStream(key, req, { maxBytes: deps.maxUploadBytes }));
+    } catch (err) {
+      await storage.deletePrefix(`sources/${id}`);
+      if (err instanceof ObjectTooLargeError) {
+        res.set('Connection', 'close');
+        throw new HttpError(
+          413,
+          'too_large',
+          `The file is larger than the upload limit of ${deps.maxUploadBytes} bytes.`,
+        );
+      }
+      if (req.destroyed || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+        throw new HttpError(
+          400,
+          'upload_interrupted',
+          'The upload was interrupted before the file was complete.',
+        );
+      }
+      throw err;
+    }
+    if (bytes === 0) {
+      await storage.deletePrefix(`sources/${id}`);
+      throw new HttpError(400, 'empty_body', 'The request body is empty: send the file as the body.');
+    }
+    const row = await insertAsset(db, {
+      id,
+      accountId: account.id,
+      title: query.title,
+      sourceKey: key,
+      sourceBytes: bytes,
+      sourceName: query.filename,
+    });
+    await queues.add('transcode-vod', { assetId: id }, id);
+    res
+      .status(202)
+      .location(`/api/assets/${id}`)
+      .json(assetView(row, deps.baseUrl(req)));
+  });
+
+  router.get('/', async (req, res) => {
+    const query = parseOr400(ListQuery, req.query, 'query');
+    const rows = await listAccountAssets(db, accountOf(res).id, query);
+    const base = deps.baseUrl(req);
+    res.json({
+      assets: rows.map((r) => assetView(r, base)),
+      next: rows.length === query.limit ? (rows.at(-1)?.created_at ?? null) : null,
+    });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const id = parseOr400(AssetId, req.params.id, 'asset id');
+    const row = await findAccountAsset(db, accountOf(res).id, id);
+    // Another account's asset is "not found", not "forbidden": ids do not leak across accounts.
+    if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
+    res.json(assetView(row, deps.baseUrl(req)));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const id = parseOr400(AssetId, req.params.id, 'asset id');
+    const row = await findAccountAsset(db, accountOf(res).id, id);
+    if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
+    await queues.remove('transcode-vod', id);
+    await deleteAssetRow(db, id);
+    await storage.deletePrefix(`sources/${id}`);
+    await storage.deletePrefix(assetPrefix(id));
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,17 @@
+import path from 'node:path';
+import { build } from 'esbuild';
+
+/** Bundles the browser player (with hls.js) once at start-up, in memory. */
+export async function bundlePlayer(root: string): Promise<Map<string, string>> {
+  const result = await build({
+    entryPoints: { play: path.join(root, 'player/play.ts') },
+    bundle: true,
+    format: 'esm',
+    minify: true,
+    target: ['es2020'],
+    write: false,
+    outdir: '/',
+    logLevel: 'silent',
+  });
+  return new Map(result.outputFiles.map((f) => [path.basename(f.path), f.text]));
+}

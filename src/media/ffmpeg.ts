@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import ffmpeg from 'fluent-ffmpeg';
+import { ProgressReader, type ProgressBlock } from '../../pipelines/ffmpeg-progress.ts';
+import type { ProbeReport } from '../../pipelines/source-facts.ts';
+
+/**
+ * The only module that runs ffmpeg and ffprobe. Probing goes through fluent-ffmpeg; encodes are
+ * spawned with an explicit argv because fluent-ffmpeg re-splits option strings that contain a
+ * space (it breaks `-var_stream_map`) and hides the child's pid, which we need to reap orphans.
+ */
+
+export class MediaToolError extends Error {
+  constructor(
+    message: string,
+    readonly stderrTail: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The last meaningful ffmpeg/ffprobe stderr line, with the file's path replaced. */
+export function lastErrorLine(stderr: string, file?: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('ffprobe version') && !/exited with code/.test(l));
+  const line = lines.at(-1) ?? 'unknown error';
+  return file ? line.split(file).join('file') : line;
+}
+
+export function probeMedia(file: string, ffprobePath: string): Promise<ProbeReport> {
+  return new Promise((resolve, reject) => {
+    ffmpeg(file)
+      .setFfprobePath(ffprobePath)
+      .ffprobe((err: Error | null, data: ffmpeg.FfprobeData) => {
+        if (err) reject(new MediaToolError(lastErrorLine(err.message, file), err.message.slice(-2000)));
+        else resolve(data as unknown as ProbeReport);
+      });
+  });
+}
+
+export interface RunOptions {
+  onProgress?: (block: ProgressBlock) => void;
+  signal?: AbortSignal;
+  /** Written with the child's pid so a later attempt can stop an orphan left by a killed worker. */
+  pidFile?: string;
+}
+
+export function runFfmpeg(ffmpegPath: string, args: readonly string[], opts: RunOptions = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(new Error('aborted before start'));
+    const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (opts.pidFile && child.pid) fs.writeFileSync(opts.pidFile, String(child.pid));
+    let stderr = '';
+    const reader = new ProgressReader();
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      for (const block of reader.push(chunk)) opts.onProgress?.(block);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-8000);
+    });
+    const onAbort = () => child.kill('SIGKILL');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (err) => reject(err));
+    child.once('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
+      if (code === 0) resolve();
+      else if (opts.signal?.aborted) reject(new Error('ffmpeg stopped: job aborted'));
+      else
+        reject(
+          new MediaToolError(
+            `ffmpeg failed (${signal ?? `exit ${code}`}): ${lastErrorLine(stderr, args[args.indexOf('-i') + 1])}`,
+            stderr,
+          ),
+        );
+    });
+  });
+}
+
+/** Kills an ffmpeg recorded in a pidfile, if it is still running (left over by a killed worker). */
+export function reapFfmpeg(pidFile: string): void {
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('ffmpeg')) process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}

@@ -1,0 +1,61 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+/**
+ * The one job catalogue: job name -> queue, payload schema, retry policy. Producers and
+ * processors both type against it, so a job without a processor does not compile.
+ */
+export const jobCatalogue = {
+  'transcode-vod': {
+    queue: 'media',
+    payload: z.object({ assetId: z.string().min(1) }),
+    options: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 5_000, jitter: 0.5 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+  },
+} as const;
+
+export type JobName = keyof typeof jobCatalogue;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalogue)[N]['payload']>;
+export type QueueName = (typeof jobCatalogue)[JobName]['queue'];
+
+export const QUEUE_NAMES: readonly QueueName[] = [
+  ...new Set(Object.values(jobCatalogue).map((j) => j.queue)),
+];
+
+/** Producer side: one BullMQ Queue per queue name, sharing a connection. */
+export class JobQueues {
+  readonly #queues = new Map<QueueName, Queue>();
+
+  constructor(private readonly connection: Redis) {}
+
+  queue(name: QueueName): Queue {
+    let q = this.#queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection });
+      this.#queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** Adds a job; `jobId` makes the add idempotent (a second add of the same id is a no-op). */
+  async add<N extends JobName>(name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
+    const entry = jobCatalogue[name];
+    const data = entry.payload.parse(payload);
+    await this.queue(entry.queue).add(name, data, { ...entry.options, jobId });
+  }
+
+  async remove(name: JobName, jobId: string): Promise<void> {
+    const job = await this.queue(jobCatalogue[name].queue).getJob(jobId);
+    // An active job is locked by its worker; the worker notices the deleted asset itself.
+    await job?.remove().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,55 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Logger } from '../log.ts';
+
+/**
+ * Runs N worker processes (`workers/main.ts`) as children of the server and restarts any that
+ * die unexpectedly. Children exit by themselves if the server dies (their IPC channel closes).
+ */
+export class WorkerSupervisor {
+  readonly #children = new Set<ChildProcess>();
+  #stopping = false;
+
+  constructor(
+    private readonly count: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: Logger,
+    private readonly entry = path.resolve(import.meta.dirname, '../../workers/main.ts'),
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.count; i++) this.#spawn();
+  }
+
+  pids(): number[] {
+    return [...this.#children].map((c) => c.pid).filter((p): p is number => p !== undefined);
+  }
+
+  #spawn(): void {
+    const child = fork(this.entry, [], { env: this.env, execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    this.#children.add(child);
+    child.once('exit', (code, signal) => {
+      this.#children.delete(child);
+      if (this.#stopping) return;
+      this.log.warn('worker process exited; restarting', { code, signal });
+      setTimeout(() => {
+        if (!this.#stopping) this.#spawn();
+      }, 500).unref();
+    });
+  }
+
+  async stop(timeoutMs = 15_000): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#children].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), timeoutMs).unref();
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,95 @@
+import { Worker } from 'bullmq';
+import { loadConfig, type Config } from '../src/config.ts';
+import { migrateToLatest, openDatabase } from '../src/db/database.ts';
+import { createLogger } from '../src/log.ts';
+import { jobCatalogue, QUEUE_NAMES, type JobName } from '../src/queue/catalogue.ts';
+import { connectRedis } from '../src/queue/redis.ts';
+import { LocalStorage } from '../src/storage/local-storage.ts';
+import type { WorkerDeps } from './deps.ts';
+import { createTranscodeVodProcessor, type TranscodeJob } from './transcode-vod.ts';
+import path from 'node:path';
+
+type Processor = (job: TranscodeJob, token?: string, signal?: AbortSignal) => Promise<void>;
+
+/** Every job name maps to its processor: adding a job to the catalogue without one fails to compile. */
+function processors(deps: WorkerDeps): Record<JobName, Processor> {
+  return { 'transcode-vod': createTranscodeVodProcessor(deps) };
+}
+
+export interface RunningWorkers {
+  close(): Promise<void>;
+}
+
+/** Worker composition root: runnable alone (`npm run workers`) or forked by `npm start`. */
+export async function startWorkers(config: Config): Promise<RunningWorkers> {
+  if (!config.redisUrl) throw new Error('REDIS_URL is required to run workers on their own');
+  const log = createLogger(config.logLevel, { role: 'worker', pid: process.pid });
+  const db = openDatabase(config);
+  await migrateToLatest(db);
+  const storage = new LocalStorage(path.join(config.dataDir, 'media'));
+  const connection = connectRedis(config.redisUrl);
+  const table = processors({ db, storage, config, log });
+
+  const workers = QUEUE_NAMES.map(
+    (queue) =>
+      new Worker(
+        queue,
+        (job, token, signal) => {
+          const name = job.name as JobName;
+          const processor = table[name];
+          if (!processor || jobCatalogue[name].queue !== queue)
+            throw new Error(`no processor for ${job.name}`);
+          return processor(job as TranscodeJob, token, signal);
+        },
+        {
+          connection,
+          concurrency: config.workerConcurrency,
+          lockDuration: config.jobLockMs,
+          stalledInterval: Math.max(1000, Math.floor(config.jobLockMs / 2)),
+          // A worker killed mid-job is "stalled", not failed: the job runs again elsewhere.
+          maxStalledCount: 3,
+        },
+      ),
+  );
+  for (const w of workers) {
+    w.on('failed', (job, err) =>
+      log.warn('job failed', { jobId: job?.id, name: job?.name, reason: err.message }),
+    );
+    w.on('error', (err) => log.error('worker error', { err: err.message }));
+  }
+  log.info('workers ready', { queues: QUEUE_NAMES, concurrency: config.workerConcurrency });
+
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= (async () => {
+        for (const w of workers) w.cancelAllJobs('shutdown');
+        await Promise.all(workers.map((w) => w.close()));
+        connection.disconnect();
+        await db.destroy();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const running = await startWorkers(loadConfig());
+  const stop = () => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  // Forked by `npm start`: if the parent dies, so do we (its IPC channel closes).
+  process.once('disconnect', stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
