@@ -35,7 +35,7 @@ export function probeMedia(file: string, ffprobePath: string): Promise<ProbeRepo
       .setFfprobePath(ffprobePath)
       .ffprobe((err: Error | null, data: ffmpeg.FfprobeData) => {
         if (err) reject(new MediaToolError(lastErrorLine(err.message, file), err.message.slice(-2000)));
-        else resolve(data as unknown as ProbeReport);
+        else resolve(data);
       });
   });
 }

@@ -27,7 +27,7 @@ export async function writeThumbnails(
   );
   await Promise.all(
     picks.map((stillIndex, i) =>
-      sharp(stills[stillIndex]!)
+      sharp(stills[stillIndex])
         .jpeg({ quality: 78 })
         .toFile(path.join(outDir, 'thumbs', `${i}.jpg`)),
     ),
@@ -54,7 +54,7 @@ export async function writeStoryboard(opts: {
     const columns = Math.min(layout.columns, inSheet.length);
     const composites = await Promise.all(
       inSheet.map(async (t) => ({
-        input: await sharp(stills[t.index]!)
+        input: await sharp(stills[t.index])
           .resize(layout.tileWidth, layout.tileHeight, { fit: 'fill' })
           .toBuffer(),
         left: t.x,
