@@ -53,23 +53,18 @@ function renditionNames(ladder: Ladder | undefined, audio: boolean): string[] {
  * and a start offset of 0, so players can begin at the start of a still-growing EVENT asset.
  * Returns false while some rendition has not produced its first segment yet.
  */
-export async function writePreviewMaster(
-  dir: string,
-  ladder: Ladder | undefined,
-  audio: boolean,
-): Promise<boolean> {
+export async function writePreviewMaster(dir: string, ladder: Ladder | undefined, audio: boolean): Promise<boolean> {
   const names = renditionNames(ladder, audio);
   for (const name of names) if (!(await exists(path.join(dir, name, 'index.m3u8')))) return false;
+  const codecs = await Promise.all((ladder?.rungs ?? []).map((r) => videoCodecOf(dir, r.name)));
   const master: MasterPlaylist = {
     startOffset: 0,
-    ...(audio && ladder
-      ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } }
-      : {}),
+    ...(audio && ladder ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } } : {}),
     variants: ladder
-      ? ladder.rungs.map((r) => ({
+      ? ladder.rungs.map((r, i) => ({
           uri: `${r.name}/index.m3u8`,
           bandwidth: r.maxBitrateKbps * 1000 + (audio ? AUDIO_ESTIMATE_BPS : 0),
-          codecs: ['avc1.640028', ...(audio ? [AAC_LC_CODEC] : [])].join(','),
+          codecs: [codecs[i]!, ...(audio ? [AAC_LC_CODEC] : [])].join(','),
           width: r.width,
           height: r.height,
           frameRate: rationalValue(ladder.frameRate),
@@ -78,6 +73,15 @@ export async function writePreviewMaster(
   };
   await writeAtomically(path.join(dir, MASTER_PLAYLIST), writeMasterPlaylist(master));
   return true;
+}
+
+/** The exact H.264 codec string of a rendition, from its init segment. */
+async function videoCodecOf(dir: string, name: string, playlist?: MediaPlaylist): Promise<string> {
+  const parsed = playlist ?? parseMediaPlaylist(await fs.readFile(path.join(dir, name, 'index.m3u8'), 'utf8'));
+  if (!parsed.mapUri) throw new Error(`rendition ${name} has no init segment`);
+  const codec = avcCodecFromInit(await fs.readFile(path.join(dir, name, parsed.mapUri)));
+  if (!codec) throw new Error(`rendition ${name} has no H.264 configuration in its init segment`);
+  return codec;
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
@@ -103,12 +107,7 @@ async function measure(dir: string, name: string, kind: 'video' | 'audio'): Prom
       bytes: (await fs.stat(path.join(dir, name, s.uri))).size,
     })),
   );
-  let codec = AAC_LC_CODEC;
-  if (kind === 'video') {
-    if (!playlist.mapUri) throw new Error(`rendition ${name} has no init segment`);
-    const init = await fs.readFile(path.join(dir, name, playlist.mapUri));
-    codec = avcCodecFromInit(init) ?? 'avc1.640028';
-  }
+  const codec = kind === 'video' ? await videoCodecOf(dir, name, playlist) : AAC_LC_CODEC;
   return { name, playlist, sized, codec };
 }
 
