@@ -68,7 +68,8 @@ export class OnairClient {
         res.on('end', () => {
           try {
             const body = JSON.parse(text) as AssetView & { error?: { message: string } };
-            if (res.statusCode !== 202) reject(new ApiError(res.statusCode ?? 0, body.error?.message ?? text));
+            if (res.statusCode !== 202)
+              reject(new ApiError(res.statusCode ?? 0, body.error?.message ?? text));
             else resolve(body);
           } catch {
             reject(new ApiError(res.statusCode ?? 0, text.slice(0, 200)));

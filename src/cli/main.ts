@@ -15,15 +15,22 @@ Options: --url URL (default $ONAIR_URL or http://localhost:8080), --key KEY (def
 
 function client(values: { url?: string | undefined; key?: string | undefined }): OnairClient {
   const key = values.key ?? process.env.ONAIR_API_KEY;
-  if (!key) throw new Error('No API key: pass --key or set ONAIR_API_KEY (onair printed one at first start).');
-  return new OnairClient(values.url ?? process.env.ONAIR_URL ?? `http://localhost:${process.env.PORT ?? 8080}`, key);
+  if (!key)
+    throw new Error('No API key: pass --key or set ONAIR_API_KEY (onair printed one at first start).');
+  return new OnairClient(
+    values.url ?? process.env.ONAIR_URL ?? `http://localhost:${process.env.PORT ?? 8080}`,
+    key,
+  );
 }
 
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-async function upload(file: string | undefined, values: { title?: string; wait?: boolean; url?: string; key?: string }) {
+async function upload(
+  file: string | undefined,
+  values: { title?: string; wait?: boolean; url?: string; key?: string },
+) {
   if (!file) throw new Error('upload needs a FILE');
   if (!fs.existsSync(file)) throw new Error(`No such file: ${file}`);
   if (!values.title) throw new Error('upload needs --title');
@@ -106,7 +113,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof ApiError ? `${err.message} (HTTP ${err.status})` : err instanceof Error ? err.message : String(err);
+  const message =
+    err instanceof ApiError
+      ? `${err.message} (HTTP ${err.status})`
+      : err instanceof Error
+        ? err.message
+        : String(err);
   process.stderr.write(`onair: ${message}\n`);
   process.exitCode = 1;
 });

@@ -58,10 +58,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   const playHtml = fs.readFileSync(path.join(projectRoot, 'player/play.html'), 'utf8');
   app.get('/player/:file', (req, res) => {
-    const js = deps.playerBundle.get(req.params.file.replace(/\.js$/, ''));
+    const js = deps.playerBundle.get(req.params.file);
     if (!js) return void res.sendStatus(404);
     res.type('text/javascript').set('Cache-Control', 'public, max-age=300').send(js);
   });
+  app.get('/favicon.ico', (_req, res) => void res.status(204).end());
   app.get('/play/:assetId', (_req, res) => {
     res.type('html').send(playHtml);
   });

@@ -53,13 +53,19 @@ function renditionNames(ladder: Ladder | undefined, audio: boolean): string[] {
  * and a start offset of 0, so players can begin at the start of a still-growing EVENT asset.
  * Returns false while some rendition has not produced its first segment yet.
  */
-export async function writePreviewMaster(dir: string, ladder: Ladder | undefined, audio: boolean): Promise<boolean> {
+export async function writePreviewMaster(
+  dir: string,
+  ladder: Ladder | undefined,
+  audio: boolean,
+): Promise<boolean> {
   const names = renditionNames(ladder, audio);
   for (const name of names) if (!(await exists(path.join(dir, name, 'index.m3u8')))) return false;
   const codecs = await Promise.all((ladder?.rungs ?? []).map((r) => videoCodecOf(dir, r.name)));
   const master: MasterPlaylist = {
     startOffset: 0,
-    ...(audio && ladder ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } } : {}),
+    ...(audio && ladder
+      ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } }
+      : {}),
     variants: ladder
       ? ladder.rungs.map((r, i) => ({
           uri: `${r.name}/index.m3u8`,
@@ -77,7 +83,8 @@ export async function writePreviewMaster(dir: string, ladder: Ladder | undefined
 
 /** The exact H.264 codec string of a rendition, from its init segment. */
 async function videoCodecOf(dir: string, name: string, playlist?: MediaPlaylist): Promise<string> {
-  const parsed = playlist ?? parseMediaPlaylist(await fs.readFile(path.join(dir, name, 'index.m3u8'), 'utf8'));
+  const parsed =
+    playlist ?? parseMediaPlaylist(await fs.readFile(path.join(dir, name, 'index.m3u8'), 'utf8'));
   if (!parsed.mapUri) throw new Error(`rendition ${name} has no init segment`);
   const codec = avcCodecFromInit(await fs.readFile(path.join(dir, name, parsed.mapUri)));
   if (!codec) throw new Error(`rendition ${name} has no H.264 configuration in its init segment`);

@@ -28,7 +28,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   // Worker processes read their settings from the environment.
-  for (const [k, v] of Object.entries({ X264_PRESET: config.x264Preset, JOB_LOCK_MS: String(config.jobLockMs), LOG_LEVEL: config.logLevel, ...env })) {
+  for (const [k, v] of Object.entries({
+    X264_PRESET: config.x264Preset,
+    JOB_LOCK_MS: String(config.jobLockMs),
+    LOG_LEVEL: config.logLevel,
+    ...env,
+  })) {
     process.env[k] = v;
   }
   const server = await startServer(config);

@@ -119,23 +119,30 @@ describe('VOD pipeline', () => {
         starts.push(Number(frame.ptsTime.toFixed(3)));
       }
       const expected = playlist.segments.map((_, i) =>
-        Number(playlist.segments.slice(0, i).reduce((t, s) => t + s.duration, 0).toFixed(3)),
+        Number(
+          playlist.segments
+            .slice(0, i)
+            .reduce((t, s) => t + s.duration, 0)
+            .toFixed(3),
+        ),
       );
       starts.forEach((t, i) => expect(t).toBeCloseTo(expected[i]!, 1));
     }
 
     // Poster: a real image at the top rung's size, in JPEG and WebP; storyboard indexed in WebVTT.
-    const poster = await sharp(Buffer.from(await (await fetch(asset.playback!.poster!)).arrayBuffer())).metadata();
+    const poster = await sharp(
+      Buffer.from(await (await fetch(asset.playback!.poster!)).arrayBuffer()),
+    ).metadata();
     expect(poster).toMatchObject({ format: 'jpeg', width: 1920, height: 1080 });
-    const webp = await sharp(Buffer.from(await (await fetch(asset.playback!.posterWebp!)).arrayBuffer())).metadata();
+    const webp = await sharp(
+      Buffer.from(await (await fetch(asset.playback!.posterWebp!)).arrayBuffer()),
+    ).metadata();
     expect(webp).toMatchObject({ format: 'webp', width: 1920, height: 1080 });
     const vtt = await fetchText(asset.playback!.storyboard!);
     expect(vtt.startsWith('WEBVTT')).toBe(true);
     const sprite = /^(storyboard-0\.jpg)#xywh=\d+,\d+,160,90$/m.exec(vtt);
     expect(sprite).not.toBeNull();
-    const sheet = await sharp(
-      Buffer.from(await (await fetch(base + sprite![1]!)).arrayBuffer()),
-    ).metadata();
+    const sheet = await sharp(Buffer.from(await (await fetch(base + sprite![1]!)).arrayBuffer())).metadata();
     expect(sheet.format).toBe('jpeg');
   });
 
@@ -151,7 +158,9 @@ describe('VOD pipeline', () => {
     expect(asset.status, asset.error ?? '').toBe('ready');
     const video = asset.renditions.filter((r) => r.kind === 'video');
     expect(video.map((r) => `${r.width}x${r.height}`)).toEqual(['720x1280', '480x854', '360x640']);
-    const poster = await sharp(Buffer.from(await (await fetch(asset.playback!.poster!)).arrayBuffer())).metadata();
+    const poster = await sharp(
+      Buffer.from(await (await fetch(asset.playback!.poster!)).arrayBuffer()),
+    ).metadata();
     expect(poster).toMatchObject({ width: 720, height: 1280 });
   });
 
@@ -243,7 +252,7 @@ describe('VOD pipeline', () => {
 });
 
 describe('assets API', () => {
-  it('keeps accounts apart: account B cannot see account A\'s asset', async () => {
+  it("keeps accounts apart: account B cannot see account A's asset", async () => {
     const db = openDatabase({ dataDir: server.dataDir });
     const other = await createAccount(db, 'other');
     const key = generateApiKey();
@@ -271,7 +280,9 @@ describe('assets API', () => {
     expect(((await noTitle.json()) as { error: { message: string } }).error.message).toMatch(/title/);
     const empty = await post('?title=x', '');
     expect(empty.status).toBe(400);
-    const badId = await fetch(`${server.url}/api/assets/nope`, { headers: { authorization: `Bearer ${server.apiKey}` } });
+    const badId = await fetch(`${server.url}/api/assets/nope`, {
+      headers: { authorization: `Bearer ${server.apiKey}` },
+    });
     expect(badId.status).toBe(400);
   });
 

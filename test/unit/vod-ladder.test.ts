@@ -16,7 +16,8 @@ function video(width: number, height: number, fps = '30/1', rotation = 0): Video
   };
 }
 
-const sizes = (v: VideoFacts) => selectLadder(v, DEFAULT_LADDER_POLICY).rungs.map((r) => `${r.width}x${r.height}`);
+const sizes = (v: VideoFacts) =>
+  selectLadder(v, DEFAULT_LADDER_POLICY).rungs.map((r) => `${r.width}x${r.height}`);
 
 describe('selectLadder', () => {
   it('gives a 1080p source four rungs, highest first', () => {
