@@ -24,7 +24,7 @@ export async function makeSource(file: string, spec: SourceSpec): Promise<string
   const video = spec.video !== false;
   if (video) {
     const pattern = spec.heavy
-      ? `mandelbrot=size=${width}x${height}:rate=${fps},noise=alls=12:allf=t`
+      ? `mandelbrot=size=640x360:rate=${fps},scale=${width}:${height},noise=alls=12:allf=t`
       : `testsrc2=size=${width}x${height}:rate=${fps}`;
     args.push('-f', 'lavfi', '-t', String(seconds), '-i', pattern);
   }

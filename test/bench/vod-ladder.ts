@@ -1,0 +1,129 @@
+/**
+ * VOD ladder benchmark: a 60 s 1080p30 source with real motion, transcoded to the same
+ * 1080/720/480/360 ladder three ways in one run:
+ *   (a) the best single hand-written ffmpeg command (one decode, split, all rungs, fMP4 HLS);
+ *   (b) one ffmpeg per rung, one after another (how PeerTube transcodes a ladder);
+ *   onair: upload through the API until the asset is `ready` (probe, queue, ladder, poster,
+ *          thumbnails, storyboard, publish included).
+ * Reproduce: npm run bench -- vod-ladder   (BENCH_SECONDS=60 by default)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { OnairClient } from '../../src/cli/api-client.ts';
+import { loadConfig } from '../../src/config.ts';
+import { startServer } from '../../src/main.ts';
+import { makeSource } from '../helpers/media.ts';
+import { dirBytes, measure, runCommand, table } from './measure.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const PRESET = process.env.X264_PRESET ?? 'veryfast';
+const RUNGS = [
+  { name: '1080p', w: 1920, h: 1080, maxrate: 4500, crf: 23 },
+  { name: '720p', w: 1280, h: 720, maxrate: 2500, crf: 23 },
+  { name: '480p', w: 854, h: 480, maxrate: 1200, crf: 24 },
+  { name: '360p', w: 640, h: 360, maxrate: 700, crf: 25 },
+];
+const X264 = 'keyint=60:min-keyint=60:scenecut=0:open-gop=0';
+
+function singleCommand(src: string, out: string): string[] {
+  const graph =
+    `[0:v]split=${RUNGS.length}${RUNGS.map((_, i) => `[s${i}]`).join('')};` +
+    RUNGS.map((r, i) => `[s${i}]scale=${r.w}:${r.h}[v${i}]`).join(';');
+  return [
+    '-hide_banner', '-loglevel', 'error', '-y', '-i', src,
+    '-filter_complex', graph,
+    ...RUNGS.flatMap((_, i) => ['-map', `[v${i}]`]), '-map', '0:a:0',
+    '-c:v', 'libx264', '-preset', PRESET, '-x264-params', X264,
+    ...RUNGS.flatMap((r, i) => [`-crf:v:${i}`, String(r.crf), `-maxrate:v:${i}`, `${r.maxrate}k`, `-bufsize:v:${i}`, `${r.maxrate * 2}k`]),
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
+    '-master_pl_name', 'master.m3u8', '-hls_segment_filename', `${out}/%v/seg_%05d.m4s`,
+    '-var_stream_map', [...RUNGS.map((r, i) => `v:${i},agroup:aud,name:${r.name}`), 'a:0,agroup:aud,name:audio'].join(' '),
+    `${out}/%v/index.m3u8`,
+  ];
+}
+
+function perRungCommand(src: string, out: string, r: (typeof RUNGS)[number]): string[] {
+  return [
+    '-hide_banner', '-loglevel', 'error', '-y', '-i', src,
+    '-vf', `scale=${r.w}:${r.h}`, '-c:v', 'libx264', '-preset', PRESET, '-x264-params', X264,
+    '-crf', String(r.crf), '-maxrate', `${r.maxrate}k`, '-bufsize', `${r.maxrate * 2}k`,
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
+    '-hls_segment_filename', `${out}/${r.name}/seg_%05d.m4s`, `${out}/${r.name}/index.m3u8`,
+  ];
+}
+
+export async function run(): Promise<void> {
+  const cacheDir = path.resolve('data/bench');
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const src = path.join(cacheDir, `mandelbrot-noise-1080p30-${SECONDS}s.mp4`);
+  if (!fs.existsSync(src)) {
+    console.log(`making the ${SECONDS} s 1080p30 source (mandelbrot zoom + temporal noise)...`);
+    await makeSource(src, { width: 1920, height: 1080, seconds: SECONDS, heavy: true });
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-bench-'));
+  try {
+    console.log('(a) single hand-written ffmpeg command...');
+    const aDir = path.join(work, 'a');
+    const a = await measure(() => runCommand('ffmpeg', singleCommand(src, aDir)));
+
+    console.log('(b) one ffmpeg per rung, sequential...');
+    const bDir = path.join(work, 'b');
+    for (const r of RUNGS) fs.mkdirSync(path.join(bDir, r.name), { recursive: true });
+    const b = await measure(async () => {
+      for (const r of RUNGS) await runCommand('ffmpeg', perRungCommand(src, bDir, r));
+    });
+
+    console.log('onair: upload -> ready...');
+    const dataDir = path.join(work, 'onair');
+    const server = await startServer(
+      loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', X264_PRESET: PRESET, REDIS_URL: '' }),
+    );
+    await new Promise((r) => setTimeout(r, 1500)); // let the worker process come up, as in steady state
+    const client = new OnairClient(server.url, server.generatedApiKey!);
+    let uploadedAt = 0;
+    let firstPlayable = Number.NaN;
+    const o = await measure(async () => {
+      const asset = await client.upload(src, 'bench');
+      uploadedAt = performance.now();
+      for (;;) {
+        const a = await client.getAsset(asset.id);
+        if (Number.isNaN(firstPlayable) && a.playback) firstPlayable = (performance.now() - uploadedAt) / 1000;
+        if (a.status === 'ready' || a.status === 'failed') return a;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    await server.close();
+    if (o.result.status !== 'ready') throw new Error(`onair failed: ${o.result.error}`);
+
+    const speed = (wall: number) => `${(SECONDS / wall).toFixed(2)}x`;
+    console.log(`\nVOD ladder, ${SECONDS} s 1080p30 source, x264 ${PRESET}, 2-s GOP, 4-s fMP4 segments, ${os.cpus().length} cores\n`);
+    console.log(
+      table([
+        { run: '(a) single ffmpeg', wall_s: a.wallSeconds.toFixed(1), cpu_s: a.cpuSeconds.toFixed(1), speed: speed(a.wallSeconds) },
+        { run: '(b) ffmpeg per rung', wall_s: b.wallSeconds.toFixed(1), cpu_s: b.cpuSeconds.toFixed(1), speed: speed(b.wallSeconds) },
+        { run: 'onair upload->ready', wall_s: o.wallSeconds.toFixed(1), cpu_s: o.cpuSeconds.toFixed(1), speed: speed(o.wallSeconds) },
+      ]),
+    );
+    console.log(`\nonair / (a) wall: ${(o.wallSeconds / a.wallSeconds).toFixed(3)}   (target <= 1.10)`);
+    console.log(`(b) / onair wall: ${(b.wallSeconds / o.wallSeconds).toFixed(3)}   (target >= 1.3)`);
+    console.log(`onair / (a) cpu:  ${(o.cpuSeconds / a.cpuSeconds).toFixed(3)}`);
+    console.log(`first playable after upload: ${firstPlayable.toFixed(1)} s   (target <= 10 s)`);
+    console.log('\nbytes per rung:');
+    console.log(
+      table(
+        [...RUNGS.map((r) => r.name), 'audio'].map((name) => ({
+          rung: name,
+          onair: o.result.renditions.find((x) => x.name === name)?.bytes ?? '-',
+          '(a)': fs.existsSync(path.join(aDir, name)) ? dirBytes(path.join(aDir, name), (f) => f.endsWith('.m4s')) : '-',
+          '(b) incl. audio': fs.existsSync(path.join(bDir, name)) ? dirBytes(path.join(bDir, name), (f) => f.endsWith('.m4s')) : '-',
+        })),
+      ),
+    );
+    console.log('\nreproduce: npm run bench -- vod-ladder');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
