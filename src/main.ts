@@ -24,9 +24,13 @@ export interface RunningServer {
 
 /**
  * The all-in-one server: HTTP API and origin, plus worker processes, plus (when REDIS_URL is
- * unset) a private redis-server. Everything it starts, it stops.
+ * unset) a private redis-server. Everything it starts, it stops. Worker processes get `env` (the
+ * environment `config` was parsed from) so they read the same settings.
  */
-export async function startServer(config: Config): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningServer> {
   const log = createLogger(config.logLevel, { role: 'server' });
   let embedded: EmbeddedRedis | undefined;
   const cleanups: (() => Promise<void>)[] = [];
@@ -98,7 +102,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
     const supervisor = new WorkerSupervisor(
       config.workers,
-      { ...process.env, REDIS_URL: redisUrl, DATA_DIR: config.dataDir },
+      { ...env, REDIS_URL: redisUrl, DATA_DIR: config.dataDir },
       log,
     );
     supervisor.start();

@@ -57,6 +57,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/media', mediaRoutes({ db: deps.db, storage: deps.storage }));
 
   const playHtml = fs.readFileSync(path.join(projectRoot, 'player/play.html'), 'utf8');
+  const adminHtml = fs.readFileSync(path.join(projectRoot, 'player/admin.html'), 'utf8');
+  app.get(['/', '/admin'], (_req, res) => void res.type('html').send(adminHtml));
   app.get('/player/:file', (req, res) => {
     const js = deps.playerBundle.get(req.params.file);
     if (!js) return void res.sendStatus(404);

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { build } from 'esbuild';
 
-/** Bundles the browser player (with hls.js) once at start-up, in memory. */
+/** Bundles the browser pages (the player with hls.js, the admin page) once at start-up, in memory. */
 export async function bundlePlayer(root: string): Promise<Map<string, string>> {
   const result = await build({
-    entryPoints: { play: path.join(root, 'player/play.ts') },
+    entryPoints: { play: path.join(root, 'player/play.ts'), admin: path.join(root, 'player/admin.ts') },
     bundle: true,
     format: 'esm',
     minify: true,

@@ -9,6 +9,8 @@ import type { Logger } from '../log.ts';
 export class WorkerSupervisor {
   readonly #children = new Set<ChildProcess>();
   #stopping = false;
+  /** Consecutive quick crashes, for backoff: a worker that cannot start must not spin. */
+  #crashes = 0;
 
   constructor(
     private readonly count: number,
@@ -27,14 +29,17 @@ export class WorkerSupervisor {
 
   #spawn(): void {
     const child = fork(this.entry, [], { env: this.env, execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    const started = Date.now();
     this.#children.add(child);
     child.once('exit', (code, signal) => {
       this.#children.delete(child);
       if (this.#stopping) return;
-      this.log.warn('worker process exited; restarting', { code, signal });
+      this.#crashes = Date.now() - started < 10_000 ? this.#crashes + 1 : 0;
+      const delay = Math.min(30_000, 500 * 2 ** this.#crashes);
+      this.log.warn('worker process exited; restarting', { code, signal, inMs: delay });
       setTimeout(() => {
         if (!this.#stopping) this.#spawn();
-      }, 500).unref();
+      }, delay).unref();
     });
   }
 

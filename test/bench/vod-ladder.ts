@@ -31,27 +31,94 @@ function singleCommand(src: string, out: string): string[] {
     `[0:v]split=${RUNGS.length}${RUNGS.map((_, i) => `[s${i}]`).join('')};` +
     RUNGS.map((r, i) => `[s${i}]scale=${r.w}:${r.h}[v${i}]`).join(';');
   return [
-    '-hide_banner', '-loglevel', 'error', '-y', '-i', src,
-    '-filter_complex', graph,
-    ...RUNGS.flatMap((_, i) => ['-map', `[v${i}]`]), '-map', '0:a:0',
-    '-c:v', 'libx264', '-preset', PRESET, '-x264-params', X264,
-    ...RUNGS.flatMap((r, i) => [`-crf:v:${i}`, String(r.crf), `-maxrate:v:${i}`, `${r.maxrate}k`, `-bufsize:v:${i}`, `${r.maxrate * 2}k`]),
-    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
-    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
-    '-master_pl_name', 'master.m3u8', '-hls_segment_filename', `${out}/%v/seg_%05d.m4s`,
-    '-var_stream_map', [...RUNGS.map((r, i) => `v:${i},agroup:aud,name:${r.name}`), 'a:0,agroup:aud,name:audio'].join(' '),
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    src,
+    '-filter_complex',
+    graph,
+    ...RUNGS.flatMap((_, i) => ['-map', `[v${i}]`]),
+    '-map',
+    '0:a:0',
+    '-c:v',
+    'libx264',
+    '-preset',
+    PRESET,
+    '-x264-params',
+    X264,
+    ...RUNGS.flatMap((r, i) => [
+      `-crf:v:${i}`,
+      String(r.crf),
+      `-maxrate:v:${i}`,
+      `${r.maxrate}k`,
+      `-bufsize:v:${i}`,
+      `${r.maxrate * 2}k`,
+    ]),
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-ac',
+    '2',
+    '-f',
+    'hls',
+    '-hls_time',
+    '4',
+    '-hls_playlist_type',
+    'vod',
+    '-hls_segment_type',
+    'fmp4',
+    '-master_pl_name',
+    'master.m3u8',
+    '-hls_segment_filename',
+    `${out}/%v/seg_%05d.m4s`,
+    '-var_stream_map',
+    [...RUNGS.map((r, i) => `v:${i},agroup:aud,name:${r.name}`), 'a:0,agroup:aud,name:audio'].join(' '),
     `${out}/%v/index.m3u8`,
   ];
 }
 
 function perRungCommand(src: string, out: string, r: (typeof RUNGS)[number]): string[] {
   return [
-    '-hide_banner', '-loglevel', 'error', '-y', '-i', src,
-    '-vf', `scale=${r.w}:${r.h}`, '-c:v', 'libx264', '-preset', PRESET, '-x264-params', X264,
-    '-crf', String(r.crf), '-maxrate', `${r.maxrate}k`, '-bufsize', `${r.maxrate * 2}k`,
-    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
-    '-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
-    '-hls_segment_filename', `${out}/${r.name}/seg_%05d.m4s`, `${out}/${r.name}/index.m3u8`,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-i',
+    src,
+    '-vf',
+    `scale=${r.w}:${r.h}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    PRESET,
+    '-x264-params',
+    X264,
+    '-crf',
+    String(r.crf),
+    '-maxrate',
+    `${r.maxrate}k`,
+    '-bufsize',
+    `${r.maxrate * 2}k`,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-ac',
+    '2',
+    '-f',
+    'hls',
+    '-hls_time',
+    '4',
+    '-hls_playlist_type',
+    'vod',
+    '-hls_segment_type',
+    'fmp4',
+    '-hls_segment_filename',
+    `${out}/${r.name}/seg_%05d.m4s`,
+    `${out}/${r.name}/index.m3u8`,
   ];
 }
 
@@ -79,7 +146,15 @@ export async function run(): Promise<void> {
     console.log('onair: upload -> ready...');
     const dataDir = path.join(work, 'onair');
     const server = await startServer(
-      loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', X264_PRESET: PRESET, REDIS_URL: '' }),
+      loadConfig({
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        X264_PRESET: PRESET,
+        REDIS_URL: '',
+      }),
     );
     await new Promise((r) => setTimeout(r, 1500)); // let the worker process come up, as in steady state
     const client = new OnairClient(server.url, server.generatedApiKey!);
@@ -90,7 +165,8 @@ export async function run(): Promise<void> {
       uploadedAt = performance.now();
       for (;;) {
         const a = await client.getAsset(asset.id);
-        if (Number.isNaN(firstPlayable) && a.playback) firstPlayable = (performance.now() - uploadedAt) / 1000;
+        if (Number.isNaN(firstPlayable) && a.playback)
+          firstPlayable = (performance.now() - uploadedAt) / 1000;
         if (a.status === 'ready' || a.status === 'failed') return a;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -99,12 +175,29 @@ export async function run(): Promise<void> {
     if (o.result.status !== 'ready') throw new Error(`onair failed: ${o.result.error}`);
 
     const speed = (wall: number) => `${(SECONDS / wall).toFixed(2)}x`;
-    console.log(`\nVOD ladder, ${SECONDS} s 1080p30 source, x264 ${PRESET}, 2-s GOP, 4-s fMP4 segments, ${os.cpus().length} cores\n`);
+    console.log(
+      `\nVOD ladder, ${SECONDS} s 1080p30 source, x264 ${PRESET}, 2-s GOP, 4-s fMP4 segments, ${os.cpus().length} cores\n`,
+    );
     console.log(
       table([
-        { run: '(a) single ffmpeg', wall_s: a.wallSeconds.toFixed(1), cpu_s: a.cpuSeconds.toFixed(1), speed: speed(a.wallSeconds) },
-        { run: '(b) ffmpeg per rung', wall_s: b.wallSeconds.toFixed(1), cpu_s: b.cpuSeconds.toFixed(1), speed: speed(b.wallSeconds) },
-        { run: 'onair upload->ready', wall_s: o.wallSeconds.toFixed(1), cpu_s: o.cpuSeconds.toFixed(1), speed: speed(o.wallSeconds) },
+        {
+          run: '(a) single ffmpeg',
+          wall_s: a.wallSeconds.toFixed(1),
+          cpu_s: a.cpuSeconds.toFixed(1),
+          speed: speed(a.wallSeconds),
+        },
+        {
+          run: '(b) ffmpeg per rung',
+          wall_s: b.wallSeconds.toFixed(1),
+          cpu_s: b.cpuSeconds.toFixed(1),
+          speed: speed(b.wallSeconds),
+        },
+        {
+          run: 'onair upload->ready',
+          wall_s: o.wallSeconds.toFixed(1),
+          cpu_s: o.cpuSeconds.toFixed(1),
+          speed: speed(o.wallSeconds),
+        },
       ]),
     );
     console.log(`\nonair / (a) wall: ${(o.wallSeconds / a.wallSeconds).toFixed(3)}   (target <= 1.10)`);
@@ -117,8 +210,12 @@ export async function run(): Promise<void> {
         [...RUNGS.map((r) => r.name), 'audio'].map((name) => ({
           rung: name,
           onair: o.result.renditions.find((x) => x.name === name)?.bytes ?? '-',
-          '(a)': fs.existsSync(path.join(aDir, name)) ? dirBytes(path.join(aDir, name), (f) => f.endsWith('.m4s')) : '-',
-          '(b) incl. audio': fs.existsSync(path.join(bDir, name)) ? dirBytes(path.join(bDir, name), (f) => f.endsWith('.m4s')) : '-',
+          '(a)': fs.existsSync(path.join(aDir, name))
+            ? dirBytes(path.join(aDir, name), (f) => f.endsWith('.m4s'))
+            : '-',
+          '(b) incl. audio': fs.existsSync(path.join(bDir, name))
+            ? dirBytes(path.join(bDir, name), (f) => f.endsWith('.m4s'))
+            : '-',
         })),
       ),
     );

@@ -17,26 +17,18 @@ export interface TestServer extends RunningServer {
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
-  const config = loadConfig({
+  const fullEnv: NodeJS.ProcessEnv = {
+    ...process.env,
     PORT: '0',
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     X264_PRESET: 'ultrafast',
     JOB_LOCK_MS: '3000',
     LOG_LEVEL: 'warn',
-    PATH: process.env.PATH,
+    REDIS_URL: '',
     ...env,
-  });
-  // Worker processes read their settings from the environment.
-  for (const [k, v] of Object.entries({
-    X264_PRESET: config.x264Preset,
-    JOB_LOCK_MS: String(config.jobLockMs),
-    LOG_LEVEL: config.logLevel,
-    ...env,
-  })) {
-    process.env[k] = v;
-  }
-  const server = await startServer(config);
+  };
+  const server = await startServer(loadConfig(fullEnv), fullEnv);
   if (!server.generatedApiKey) throw new Error('expected a generated API key on first start');
   return {
     ...server,
