@@ -27,7 +27,8 @@ const EnvSchema = z.object({
   X264_PRESET: z
     .enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow'])
     .default('veryfast'),
-  HLS_SEGMENT_SECONDS: z.coerce.number().min(1).max(10).default(4),
+  /** Short segments make a still-encoding asset playable sooner and let simulive join finely. */
+  HLS_SEGMENT_SECONDS: z.coerce.number().min(1).max(10).default(2),
   /** How many transcodes one worker process runs at once (each ffmpeg uses every core). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   /** Worker processes `npm start` forks. */

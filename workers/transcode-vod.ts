@@ -182,7 +182,8 @@ function transcodePlan(
     ...(ladder ? { ladder } : {}),
     audio: Boolean(facts.audio),
     segmentSeconds: config.segmentSeconds,
-    gopSeconds: config.segmentSeconds / 2,
+    // At most 2 s between keyframes (seeking), and segments hold whole GOPs.
+    gopSeconds: config.segmentSeconds % 2 === 0 ? 2 : config.segmentSeconds,
     x264Preset: config.x264Preset,
     audioBitrateKbps: 128,
     ...(top && stillsBox

@@ -9,6 +9,9 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
+const REDIS_WATCHDOG =
+  'exec 3<&0; bin="$1"; shift; "$bin" "$@" </dev/null & pid=$!; (read _ <&3; kill $pid 2>/dev/null) & wait $pid';
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -86,7 +89,11 @@ export async function startEmbeddedRedis(opts: {
     '--loglevel',
     'warning',
   ];
-  const child = spawn(opts.binary ?? 'redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // A tiny sh watchdog owns redis-server: it kills it as soon as our stdin pipe closes, which also
+  // happens when this process dies by SIGKILL. So no redis-server outlives onair.
+  const child = spawn('sh', ['-c', REDIS_WATCHDOG, 'onair-redis', opts.binary ?? 'redis-server', ...args], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   const url = `redis://127.0.0.1:${port}`;
   await Promise.race([waitForPing(url, child, 10_000), spawnError]);
@@ -97,8 +104,8 @@ export async function startEmbeddedRedis(opts: {
       stopped ??= new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+        child.stdin.end();
+        setTimeout(() => reapStale(pidFile), 5_000).unref();
       });
       return stopped;
     },

@@ -18,6 +18,7 @@ import { dirBytes, measure, runCommand, table } from './measure.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const PRESET = process.env.X264_PRESET ?? 'veryfast';
+const SEGMENT_SECONDS = 2; // onair's default HLS_SEGMENT_SECONDS
 const RUNGS = [
   { name: '1080p', w: 1920, h: 1080, maxrate: 4500, crf: 23 },
   { name: '720p', w: 1280, h: 720, maxrate: 2500, crf: 23 },
@@ -65,7 +66,7 @@ function singleCommand(src: string, out: string): string[] {
     '-f',
     'hls',
     '-hls_time',
-    '4',
+    String(SEGMENT_SECONDS),
     '-hls_playlist_type',
     'vod',
     '-hls_segment_type',
@@ -111,7 +112,7 @@ function perRungCommand(src: string, out: string, r: (typeof RUNGS)[number]): st
     '-f',
     'hls',
     '-hls_time',
-    '4',
+    String(SEGMENT_SECONDS),
     '-hls_playlist_type',
     'vod',
     '-hls_segment_type',
@@ -145,17 +146,16 @@ export async function run(): Promise<void> {
 
     console.log('onair: upload -> ready...');
     const dataDir = path.join(work, 'onair');
-    const server = await startServer(
-      loadConfig({
-        ...process.env,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'warn',
-        X264_PRESET: PRESET,
-        REDIS_URL: '',
-      }),
-    );
+    const env = {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      X264_PRESET: PRESET,
+      REDIS_URL: '',
+    };
+    const server = await startServer(loadConfig(env), env);
     await new Promise((r) => setTimeout(r, 1500)); // let the worker process come up, as in steady state
     const client = new OnairClient(server.url, server.generatedApiKey!);
     let uploadedAt = 0;
@@ -176,7 +176,7 @@ export async function run(): Promise<void> {
 
     const speed = (wall: number) => `${(SECONDS / wall).toFixed(2)}x`;
     console.log(
-      `\nVOD ladder, ${SECONDS} s 1080p30 source, x264 ${PRESET}, 2-s GOP, 4-s fMP4 segments, ${os.cpus().length} cores\n`,
+      `\nVOD ladder, ${SECONDS} s 1080p30 source, x264 ${PRESET}, 2-s GOP, 2-s fMP4 segments, ${os.cpus().length} cores\n`,
     );
     console.log(
       table([

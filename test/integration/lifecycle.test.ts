@@ -24,6 +24,15 @@ function processesMentioning(needle: string): string[] {
   return out.split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo'));
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
 describe('npm start lifecycle', () => {
   it('starts its own redis-server, prints the key once, and SIGTERM leaves no ffmpeg or redis-server behind', async () => {
     const dataDir = path.join(work, 'data');
@@ -49,7 +58,8 @@ describe('npm start lifecycle', () => {
       const url = /onair is up at (\S+)/.exec(stdout)![1]!;
       const key = /^\s+(onair_\S+)$/m.exec(stdout)![1]!;
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      expect(processesMentioning(path.join(dataDir, 'redis')).length).toBe(1);
+      const redisPid = Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+      expect(isAlive(redisPid)).toBe(true);
 
       const client = new OnairClient(url, key);
       const asset = await client.upload(longSource, 'shutdown');
@@ -62,6 +72,7 @@ describe('npm start lifecycle', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(processesMentioning(dataDir)).toEqual([]);
+      expect(isAlive(redisPid)).toBe(false);
 
       // Restart: the key is not printed again, and the interrupted job finishes.
       const again = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -85,9 +96,13 @@ describe('npm start lifecycle', () => {
       const done = await client2.waitForAsset(asset.id, undefined, 250);
       expect(done.status, done.error ?? '').toBe('ready');
       expect(done.attempts).toBe(2);
-      again.kill('SIGINT');
-      expect(await exited2).toBe(0);
-      expect(processesMentioning(dataDir)).toEqual([]);
+      const redisPid2 = Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+      // Even a SIGKILL of onair leaves no redis-server behind (its watchdog sees the pipe close).
+      again.kill('SIGKILL');
+      await exited2;
+      const deadline2 = Date.now() + 10_000;
+      while (isAlive(redisPid2) && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 100));
+      expect(isAlive(redisPid2)).toBe(false);
     } finally {
       child.kill('SIGKILL');
     }
