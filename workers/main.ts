@@ -74,17 +74,24 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
 }
 
 async function main(): Promise<void> {
-  const running = await startWorkers(loadConfig());
+  const forked = typeof process.send === 'function';
+  const state: { running?: RunningWorkers } = {};
+  let stopping = false;
   const stop = () => {
-    running.close().then(
+    if (stopping) return;
+    stopping = true;
+    (state.running?.close() ?? Promise.resolve()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  // Forked by `npm start`: if the parent dies, so do we (its IPC channel closes).
+  // Forked by `npm start`: if the parent dies, so do we (its IPC channel closes) -- even when
+  // that happens while we are still starting up.
   process.once('disconnect', stop);
+  state.running = await startWorkers(loadConfig());
+  if (forked && !process.connected) stop();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
