@@ -27,99 +27,45 @@ const RUNGS = [
 ];
 const X264 = 'keyint=60:min-keyint=60:scenecut=0:open-gop=0';
 
+// Hand-written baselines, as an engineer would type them (tokens without spaces, split for brevity).
+const words = (text: string) => text.trim().split(/\s+/);
+const input = (src: string) => [...words('-hide_banner -loglevel error -y -i'), src];
+const x264 = words(`-c:v libx264 -preset ${PRESET} -x264-params ${X264}`);
+const audio = words('-c:a aac -b:a 128k -ac 2');
+const hls = words(`-f hls -hls_time ${SEGMENT_SECONDS} -hls_playlist_type vod -hls_segment_type fmp4`);
+
 function singleCommand(src: string, out: string): string[] {
   const graph =
     `[0:v]split=${RUNGS.length}${RUNGS.map((_, i) => `[s${i}]`).join('')};` +
     RUNGS.map((r, i) => `[s${i}]scale=${r.w}:${r.h}[v${i}]`).join(';');
+  const caps = RUNGS.flatMap((r, i) =>
+    words(`-crf:v:${i} ${r.crf} -maxrate:v:${i} ${r.maxrate}k -bufsize:v:${i} ${r.maxrate * 2}k`),
+  );
+  const streamMap = [...RUNGS.map((r, i) => `v:${i},agroup:aud,name:${r.name}`), 'a:0,agroup:aud,name:audio'];
   return [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-i',
-    src,
-    '-filter_complex',
-    graph,
+    ...input(src),
+    ...['-filter_complex', graph],
     ...RUNGS.flatMap((_, i) => ['-map', `[v${i}]`]),
-    '-map',
-    '0:a:0',
-    '-c:v',
-    'libx264',
-    '-preset',
-    PRESET,
-    '-x264-params',
-    X264,
-    ...RUNGS.flatMap((r, i) => [
-      `-crf:v:${i}`,
-      String(r.crf),
-      `-maxrate:v:${i}`,
-      `${r.maxrate}k`,
-      `-bufsize:v:${i}`,
-      `${r.maxrate * 2}k`,
-    ]),
-    '-c:a',
-    'aac',
-    '-b:a',
-    '128k',
-    '-ac',
-    '2',
-    '-f',
-    'hls',
-    '-hls_time',
-    String(SEGMENT_SECONDS),
-    '-hls_playlist_type',
-    'vod',
-    '-hls_segment_type',
-    'fmp4',
-    '-master_pl_name',
-    'master.m3u8',
-    '-hls_segment_filename',
-    `${out}/%v/seg_%05d.m4s`,
-    '-var_stream_map',
-    [...RUNGS.map((r, i) => `v:${i},agroup:aud,name:${r.name}`), 'a:0,agroup:aud,name:audio'].join(' '),
+    ...words('-map 0:a:0'),
+    ...x264,
+    ...caps,
+    ...audio,
+    ...hls,
+    ...words(`-master_pl_name master.m3u8 -hls_segment_filename ${out}/%v/seg_%05d.m4s`),
+    ...['-var_stream_map', streamMap.join(' ')],
     `${out}/%v/index.m3u8`,
   ];
 }
 
 function perRungCommand(src: string, out: string, r: (typeof RUNGS)[number]): string[] {
   return [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-y',
-    '-i',
-    src,
-    '-vf',
-    `scale=${r.w}:${r.h}`,
-    '-c:v',
-    'libx264',
-    '-preset',
-    PRESET,
-    '-x264-params',
-    X264,
-    '-crf',
-    String(r.crf),
-    '-maxrate',
-    `${r.maxrate}k`,
-    '-bufsize',
-    `${r.maxrate * 2}k`,
-    '-c:a',
-    'aac',
-    '-b:a',
-    '128k',
-    '-ac',
-    '2',
-    '-f',
-    'hls',
-    '-hls_time',
-    String(SEGMENT_SECONDS),
-    '-hls_playlist_type',
-    'vod',
-    '-hls_segment_type',
-    'fmp4',
-    '-hls_segment_filename',
-    `${out}/${r.name}/seg_%05d.m4s`,
-    `${out}/${r.name}/index.m3u8`,
+    ...input(src),
+    ...words(`-vf scale=${r.w}:${r.h}`),
+    ...x264,
+    ...words(`-crf ${r.crf} -maxrate ${r.maxrate}k -bufsize ${r.maxrate * 2}k`),
+    ...audio,
+    ...hls,
+    ...words(`-hls_segment_filename ${out}/${r.name}/seg_%05d.m4s ${out}/${r.name}/index.m3u8`),
   ];
 }
 

@@ -33,35 +33,58 @@ function isAlive(pid: number): boolean {
   }
 }
 
+interface OnairProcess {
+  url: string;
+  stdout: string;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Runs `npm start`'s entry point as its own process, as a user would, and waits until it is up. */
+async function startOnair(dataDir: string): Promise<OnairProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      REDIS_URL: '',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 30_000;
+  while (!/onair is up at (\S+)/.test(stdout)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`onair did not start:\n${stdout}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: /onair is up at (\S+)/.exec(stdout)![1]!,
+    stdout,
+    exited,
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+function redisPidOf(dataDir: string): number {
+  return Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+}
+
 describe('npm start lifecycle', () => {
   it('starts its own redis-server, prints the key once, and SIGTERM leaves no ffmpeg or redis-server behind', async () => {
     const dataDir = path.join(work, 'data');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'warn',
-        REDIS_URL: '',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const first = await startOnair(dataDir);
     try {
-      const deadline = Date.now() + 30_000;
-      while (!/onair is up at (\S+)/.test(stdout) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      const url = /onair is up at (\S+)/.exec(stdout)![1]!;
-      const key = /^\s+(onair_\S+)$/m.exec(stdout)![1]!;
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
-      const redisPid = Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+      const key = /^\s+(onair_\S+)$/m.exec(first.stdout)![1]!;
+      expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+      const redisPid = redisPidOf(dataDir);
       expect(isAlive(redisPid)).toBe(true);
 
-      const client = new OnairClient(url, key);
+      const client = new OnairClient(first.url, key);
       const asset = await client.upload(longSource, 'shutdown');
       for (;;) {
         const a = await client.getAsset(asset.id);
@@ -69,42 +92,30 @@ describe('npm start lifecycle', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(processesMentioning(path.join(dataDir, 'media')).some((l) => l.includes('ffmpeg'))).toBe(true);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      first.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
       expect(processesMentioning(dataDir)).toEqual([]);
       expect(isAlive(redisPid)).toBe(false);
 
       // Restart: the key is not printed again, and the interrupted job finishes.
-      const again = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: root,
-        env: {
-          ...process.env,
-          PORT: '0',
-          HOST: '127.0.0.1',
-          DATA_DIR: dataDir,
-          LOG_LEVEL: 'warn',
-          REDIS_URL: '',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out2 = '';
-      again.stdout.on('data', (c: Buffer) => (out2 += c.toString()));
-      const exited2 = new Promise<number | null>((resolve) => again.once('exit', (code) => resolve(code)));
-      while (!/onair is up at (\S+)/.test(out2)) await new Promise((r) => setTimeout(r, 100));
-      expect(out2).not.toContain('onair_');
-      const client2 = new OnairClient(/onair is up at (\S+)/.exec(out2)![1]!, key);
-      const done = await client2.waitForAsset(asset.id, undefined, 250);
-      expect(done.status, done.error ?? '').toBe('ready');
-      expect(done.attempts).toBe(2);
-      const redisPid2 = Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
-      // Even a SIGKILL of onair leaves no redis-server behind (its watchdog sees the pipe close).
-      again.kill('SIGKILL');
-      await exited2;
-      const deadline2 = Date.now() + 10_000;
-      while (isAlive(redisPid2) && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 100));
-      expect(isAlive(redisPid2)).toBe(false);
+      const again = await startOnair(dataDir);
+      try {
+        expect(again.stdout).not.toContain('onair_');
+        const done = await new OnairClient(again.url, key).waitForAsset(asset.id, undefined, 250);
+        expect(done.status, done.error ?? '').toBe('ready');
+        expect(done.attempts).toBe(2);
+        // Even a SIGKILL of onair leaves no redis-server behind (its watchdog sees the pipe close).
+        const redisPid2 = redisPidOf(dataDir);
+        again.kill('SIGKILL');
+        await again.exited;
+        const deadline = Date.now() + 10_000;
+        while (isAlive(redisPid2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        expect(isAlive(redisPid2)).toBe(false);
+      } finally {
+        again.kill('SIGKILL');
+      }
     } finally {
-      child.kill('SIGKILL');
+      first.kill('SIGKILL');
     }
   });
 });
