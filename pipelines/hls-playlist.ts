@@ -55,6 +55,21 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
   };
 }
 
+/** The segment playing at `seconds` and how far into it that is (clamped to the last segment). */
+export function segmentAt(
+  segments: readonly MediaSegment[],
+  seconds: number,
+): { index: number; offset: number } | undefined {
+  let start = 0;
+  for (const [index, segment] of segments.entries()) {
+    if (seconds < start + segment.duration || index === segments.length - 1) {
+      return { index, offset: Math.max(0, Math.min(seconds - start, segment.duration - 0.001)) };
+    }
+    start += segment.duration;
+  }
+  return undefined;
+}
+
 /** RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, must not exceed it. */
 export function targetDurationOf(segments: readonly MediaSegment[]): number {
   return Math.max(1, ...segments.map((s) => Math.round(s.duration)));

@@ -11,9 +11,10 @@ export interface StillsPlan {
 }
 
 export interface PosterPlan {
+  /** Init + one media segment of the finished top rung: the poster is cut from what viewers see. */
+  readonly input: string;
+  /** Offset into that segment. */
   readonly atSeconds: number;
-  readonly width: number;
-  readonly height: number;
   readonly file: string;
 }
 
@@ -29,7 +30,6 @@ export interface VodTranscodePlan {
   readonly x264Preset: string;
   readonly audioBitrateKbps: number;
   readonly stills?: StillsPlan;
-  readonly poster?: PosterPlan;
 }
 
 export const AUDIO_RENDITION = 'audio';
@@ -43,7 +43,11 @@ export function gopFrames(plan: Pick<VodTranscodePlan, 'ladder' | 'gopSeconds'>)
 /**
  * One ffmpeg process for the whole ladder: decode once, normalise (CFR, 8-bit 4:2:0), split,
  * scale each rung, and mux them all as fMP4 HLS with a single shared audio rendition; the
- * storyboard stills and the poster hang off the same decode instead of reading the file again.
+ * storyboard stills hang off the same decode instead of reading the file again.
+ *
+ * No branch may hold frames back: ffmpeg feeds the output that lags most, so a branch that emits
+ * its first frame late (a poster trimmed to t=6 s, say) stalls every rung until then. That is why
+ * the poster is cut afterwards from the finished top rung (`buildPosterArgs`).
  */
 export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
   const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats'];
@@ -51,7 +55,7 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
 
   const ladder = plan.ladder;
   const rungs = ladder?.rungs ?? [];
-  const extraBranches = (plan.stills ? 1 : 0) + (plan.poster ? 1 : 0);
+  const extraBranches = plan.stills ? 1 : 0;
   const maps: string[] = [];
   if (ladder && rungs.length > 0) {
     const branches = rungs.length + extraBranches;
@@ -62,17 +66,9 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
     rungs.forEach((rung, i) => {
       graph.push(`[s${i}]scale=${rung.width}:${rung.height}:flags=bicubic,setsar=1[v${i}]`);
     });
-    let next = rungs.length;
     if (plan.stills) {
       const s = plan.stills;
-      graph.push(`[s${next}]fps=1/${s.everySeconds},scale=${s.width}:${s.height},setsar=1[stills]`);
-      next += 1;
-    }
-    if (plan.poster) {
-      const p = plan.poster;
-      graph.push(
-        `[s${next}]trim=start=${p.atSeconds.toFixed(3)},setpts=PTS-STARTPTS,scale=${p.width}:${p.height},setsar=1[poster]`,
-      );
+      graph.push(`[s${rungs.length}]fps=1/${s.everySeconds},scale=${s.width}:${s.height},setsar=1[stills]`);
     }
     args.push('-filter_complex', graph.join(';'));
     rungs.forEach((_, i) => maps.push('-map', `[v${i}]`));
@@ -129,20 +125,17 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
   if (plan.stills) {
     args.push('-map', '[stills]', '-c:v', 'png', '-f', 'image2', plan.stills.pattern);
   }
-  if (plan.poster) {
-    args.push(
-      '-map',
-      '[poster]',
-      '-frames:v',
-      '1',
-      '-c:v',
-      'png',
-      '-f',
-      'image2',
-      '-update',
-      '1',
-      plan.poster.file,
-    );
-  }
   return args;
+}
+
+/**
+ * One frame of the finished top rung. The input is one segment with its init (ffmpeg 5.1's HLS
+ * demuxer misreads fMP4 playlists), so this decodes at most one segment.
+ */
+export function buildPosterArgs(plan: PosterPlan): string[] {
+  return [
+    ...['-hide_banner', '-nostdin', '-y', '-loglevel', 'error'],
+    ...['-ss', plan.atSeconds.toFixed(3), '-i', plan.input],
+    ...['-map', '0:v:0', '-frames:v', '1', '-c:v', 'png', '-f', 'image2', '-update', '1', plan.file],
+  ];
 }

@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { parseMediaPlaylist, segmentAt } from '../pipelines/hls-playlist.ts';
 import { judgeSource, type SourceFacts } from '../pipelines/source-facts.ts';
 import { fitInside, stillsInterval } from '../pipelines/storyboard.ts';
-import { buildVodTranscodeArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
+import { buildPosterArgs, buildVodTranscodeArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder, type Ladder } from '../pipelines/vod-ladder.ts';
 import { countAttempt, findAsset, updateAsset } from '../src/db/assets.ts';
 import { newId } from '../src/ids.ts';
@@ -104,7 +105,7 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
       }
 
       await setStage(deps, assetId, 'images', ENCODE_SHARE, {}, job);
-      const images = await makeImages(plan, facts, outDir, workDir);
+      const images = await makeImages(plan, facts, ladder, outDir, workDir, config.ffmpegPath);
 
       await setStage(deps, assetId, 'publishing', 98, {}, job);
       const renditions = await finalizeHls(outDir, ladder, Boolean(facts.audio));
@@ -194,12 +195,6 @@ function transcodePlan(
             height: stillsBox.height,
             pattern: path.join(workDir, 'still_%05d.png'),
           },
-          poster: {
-            atSeconds: Math.min(facts.durationSeconds * 0.1, 10),
-            width: top.width,
-            height: top.height,
-            file: path.join(workDir, 'poster.png'),
-          },
         }
       : {}),
   };
@@ -208,17 +203,31 @@ function transcodePlan(
 async function makeImages(
   plan: VodTranscodePlan,
   facts: SourceFacts,
+  ladder: Ladder | undefined,
   outDir: string,
   workDir: string,
+  ffmpegPath: string,
 ): Promise<{ poster: boolean; storyboard: boolean }> {
-  if (!plan.stills || !plan.poster) return { poster: false, storyboard: false };
+  const top = ladder?.rungs[0];
+  if (!plan.stills || !top) return { poster: false, storyboard: false };
+  // Poster: a frame a little into the talk (past fades and title cards), from the top rung.
+  const posterFrame = path.join(workDir, 'poster.png');
+  const rungDir = path.join(outDir, top.name);
+  const playlist = parseMediaPlaylist(await fs.readFile(path.join(rungDir, 'index.m3u8'), 'utf8'));
+  const at = segmentAt(playlist.segments, Math.min(facts.durationSeconds * 0.1, 10));
+  if (at && playlist.mapUri) {
+    const input = path.join(workDir, 'poster-source.mp4');
+    await fs.writeFile(input, await fs.readFile(path.join(rungDir, playlist.mapUri)));
+    await fs.appendFile(input, await fs.readFile(path.join(rungDir, playlist.segments[at.index]!.uri)));
+    await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: at.offset, file: posterFrame }));
+  }
   const files = await fs.readdir(workDir);
   const stills = files
     .filter((f) => f.startsWith('still_'))
     .sort()
     .map((f) => path.join(workDir, f));
-  const poster = files.includes('poster.png') || stills.length > 0;
-  if (poster) await writePoster(files.includes('poster.png') ? plan.poster.file : stills[0]!, outDir);
+  const poster = files.includes('poster.png');
+  if (poster) await writePoster(posterFrame, outDir);
   await writeThumbnails(stills, outDir, 5);
   const tile = fitInside(plan.stills.width, plan.stills.height, 160);
   const sheets = await writeStoryboard({

@@ -4,6 +4,7 @@ import {
   parseMasterPlaylist,
   parseMediaPlaylist,
   peakBitrate,
+  segmentAt,
   writeMasterPlaylist,
   writeVodMediaPlaylist,
 } from '../../pipelines/hls-playlist.ts';
@@ -44,6 +45,16 @@ describe('media playlists', () => {
 
   it('refuses text that is not a playlist', () => {
     expect(() => parseMediaPlaylist('<html>')).toThrow(/EXTM3U/);
+  });
+});
+
+describe('segmentAt', () => {
+  const segments = [2, 2, 1.5].map((duration, i) => ({ uri: `s${i}`, duration }));
+  it('finds the segment playing at a time and the offset into it', () => {
+    expect(segmentAt(segments, 0)).toEqual({ index: 0, offset: 0 });
+    expect(segmentAt(segments, 3)).toEqual({ index: 1, offset: 1 });
+    expect(segmentAt(segments, 99)).toEqual({ index: 2, offset: 1.499 });
+    expect(segmentAt([], 1)).toBeUndefined();
   });
 });
 

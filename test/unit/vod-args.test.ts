@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildVodTranscodeArgs, gopFrames } from '../../pipelines/vod-args.ts';
+import { buildPosterArgs, buildVodTranscodeArgs, gopFrames } from '../../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder } from '../../pipelines/vod-ladder.ts';
 
 const ladder = selectLadder(
@@ -77,30 +77,32 @@ describe('buildVodTranscodeArgs', () => {
     expect(valueAfter(silent, '-var_stream_map')).toBe('v:0,name:720p v:1,name:480p v:2,name:360p');
   });
 
-  it('hangs the stills and the poster off the same decode', () => {
-    const withImages = buildVodTranscodeArgs({
+  it('hangs the storyboard stills off the same decode', () => {
+    const withStills = buildVodTranscodeArgs({
       ...base,
       ladder,
       audio: true,
       stills: { everySeconds: 2, width: 320, height: 180, pattern: '/w/still_%05d.png' },
-      poster: { atSeconds: 3, width: 1280, height: 720, file: '/w/poster.png' },
     });
-    const graph = valueAfter(withImages, '-filter_complex')!;
-    expect(graph).toContain('split=5');
+    const graph = valueAfter(withStills, '-filter_complex')!;
+    expect(graph).toContain('split=4');
     expect(graph).toContain('[s3]fps=1/2,scale=320:180,setsar=1[stills]');
-    expect(graph).toContain('[s4]trim=start=3.000,setpts=PTS-STARTPTS,scale=1280:720,setsar=1[poster]');
-    expect(withImages.slice(withImages.lastIndexOf('-map'))).toEqual([
+    expect(withStills.slice(withStills.lastIndexOf('-map'))).toEqual([
       '-map',
-      '[poster]',
-      '-frames:v',
-      '1',
+      '[stills]',
       '-c:v',
       'png',
       '-f',
       'image2',
-      '-update',
-      '1',
-      '/w/poster.png',
+      '/w/still_%05d.png',
+    ]);
+  });
+
+  it('cuts the poster from the finished top rung', () => {
+    expect(buildPosterArgs({ input: '/w/poster-source.mp4', atSeconds: 6, file: '/w/poster.png' })).toEqual([
+      ...['-hide_banner', '-nostdin', '-y', '-loglevel', 'error'],
+      ...['-ss', '6.000', '-i', '/w/poster-source.mp4'],
+      ...['-map', '0:v:0', '-frames:v', '1', '-c:v', 'png', '-f', 'image2', '-update', '1', '/w/poster.png'],
     ]);
   });
 });
