@@ -1,53 +1,19 @@
-import Hls from 'hls.js';
+import { createPlayer } from './player.ts';
+import { injectStyles, PLAYER_CSS } from './player.css.ts';
 
-/** What /play/<asset>/source.json answers. */
+/** What /play/<asset>/source.json answers (the marketer's preview of an asset). */
 interface PlaySource {
   title: string;
   status: string;
   master: string | null;
   poster: string | null;
+  storyboard: string | null;
   complete: boolean;
 }
 
-export interface Player {
-  destroy(): void;
-}
-
-/**
- * Attaches HLS to a <video>: hls.js wherever MSE exists (so quality switching and our error
- * handling work the same everywhere), the browser's own HLS otherwise (iPhone Safari).
- */
-export function createPlayer(
-  video: HTMLVideoElement,
-  source: PlaySource,
-  onState: (text: string) => void,
-): Player {
-  if (source.poster) video.poster = source.poster;
-  if (!source.master) {
-    onState('This recording is still being prepared. The page will refresh by itself.');
-    return { destroy() {} };
-  }
-  if (Hls.isSupported()) {
-    // A still-encoding asset is an EVENT playlist: start at the beginning, not the live edge.
-    const hls = new Hls({ startPosition: 0 });
-    hls.on(Hls.Events.ERROR, (_e, data) => {
-      if (data.fatal) onState('Playback failed. Reload the page to try again.');
-    });
-    hls.loadSource(source.master);
-    hls.attachMedia(video);
-    (window as unknown as { hls: Hls }).hls = hls;
-    return { destroy: () => hls.destroy() };
-  }
-  if (video.canPlayType('application/vnd.apple.mpegurl')) {
-    video.src = source.master;
-    return { destroy: () => video.removeAttribute('src') };
-  }
-  onState('This browser cannot play HLS video.');
-  return { destroy() {} };
-}
-
 async function boot(): Promise<void> {
-  const video = document.querySelector<HTMLVideoElement>('video')!;
+  injectStyles(PLAYER_CSS);
+  const root = document.querySelector<HTMLElement>('#player')!;
   const state = document.querySelector<HTMLElement>('#state')!;
   const title = document.querySelector<HTMLElement>('h1')!;
   const response = await fetch(`${location.pathname.replace(/\/$/, '')}/source.json`);
@@ -57,8 +23,17 @@ async function boot(): Promise<void> {
   }
   const source = (await response.json()) as PlaySource;
   title.textContent = source.title;
-  createPlayer(video, source, (text) => (state.textContent = text));
-  if (!source.master) setTimeout(() => location.reload(), 5000);
+  if (!source.master) {
+    state.textContent = 'This recording is still being prepared. The page will refresh by itself.';
+    setTimeout(() => location.reload(), 5000);
+    return;
+  }
+  const player = createPlayer(
+    root,
+    { ...source, master: source.master },
+    (text) => (state.textContent = text),
+  );
+  (window as unknown as { onairPlayer: unknown }).onairPlayer = player;
 }
 
 void boot();

@@ -36,6 +36,16 @@ const EnvSchema = z.object({
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Signs playback tokens, cookies and self-service links; every node of a cluster needs the same. */
+  ONAIR_SECRET: z.string().min(32, 'ONAIR_SECRET must be at least 32 characters').optional(),
+  PLAYBACK_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(6 * 3600),
+  /** Registrants are anonymised this many days after their event ends. */
+  RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
+  REGISTER_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = Readonly<{
@@ -56,6 +66,10 @@ export type Config = Readonly<{
   workers: number;
   jobLockMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  secret: string | undefined;
+  playbackTokenTtlSeconds: number;
+  retentionDays: number;
+  registerPerMinute: number;
 }>;
 
 /** Parses the environment once into a frozen, typed configuration; throws a readable error. */
@@ -85,5 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: e.WORKERS,
     jobLockMs: e.JOB_LOCK_MS,
     logLevel: e.LOG_LEVEL,
+    secret: e.ONAIR_SECRET,
+    playbackTokenTtlSeconds: e.PLAYBACK_TOKEN_TTL_SECONDS,
+    retentionDays: e.RETENTION_DAYS,
+    registerPerMinute: e.REGISTER_RATE_PER_MINUTE,
   });
 }

@@ -11,6 +11,8 @@ import { connectRedis } from './queue/redis.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
 import { LocalStorage } from './storage/local-storage.ts';
+import { PlaybackUrls } from './origin/playback-urls.ts';
+import { loadSecret } from './services/secret.ts';
 import { sql } from 'kysely';
 
 export interface RunningServer {
@@ -57,6 +59,9 @@ export async function startServer(
     cleanups.push(() => queues.close());
 
     // Uploads accepted while the queue was unreachable, or before a crash, get their job now.
+    await queues.schedule('retention-sweep', {}, 3600_000);
+    const secret = loadSecret(config.secret, config.dataDir);
+
     const unfinished = await db
       .selectFrom('assets')
       .select('id')
@@ -71,6 +76,16 @@ export async function startServer(
       queues,
       log,
       playerBundle: await bundlePlayer(path.resolve(import.meta.dirname, '..')),
+      secret,
+      urls: new PlaybackUrls(secret, config.playbackTokenTtlSeconds),
+      // Fixed one-window counter in the shared Redis, so every API node counts together.
+      rateLimit: async (key, limit, windowSeconds) => {
+        const bucket = `rl:${key}:${Math.floor(Date.now() / 1000 / windowSeconds)}`;
+        const [[, count]] = (await redis.multi().incr(bucket).expire(bucket, windowSeconds).exec()) as [
+          [null, number],
+        ];
+        return count <= limit;
+      },
       health: async () => ({
         redis: await redis.ping().then(
           (r) => r === 'PONG',

@@ -6,6 +6,7 @@ import { jobCatalogue, QUEUE_NAMES, type JobName } from '../src/queue/catalogue.
 import { connectRedis } from '../src/queue/redis.ts';
 import { LocalStorage } from '../src/storage/local-storage.ts';
 import type { WorkerDeps } from './deps.ts';
+import { createRetentionSweepProcessor } from './retention-sweep.ts';
 import { createTranscodeVodProcessor, type TranscodeJob } from './transcode-vod.ts';
 import path from 'node:path';
 
@@ -13,7 +14,10 @@ type Processor = (job: TranscodeJob, token?: string, signal?: AbortSignal) => Pr
 
 /** Every job name maps to its processor: adding a job to the catalogue without one fails to compile. */
 function processors(deps: WorkerDeps): Record<JobName, Processor> {
-  return { 'transcode-vod': createTranscodeVodProcessor(deps) };
+  return {
+    'transcode-vod': createTranscodeVodProcessor(deps),
+    'retention-sweep': createRetentionSweepProcessor(deps),
+  };
 }
 
 export interface RunningWorkers {

@@ -49,6 +49,75 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_events_registrants': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('webinar_id', 'text', (c) => c.notNull().unique())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.references('assets.id').onDelete('set null'))
+        .addColumn('starts_at', 'text', (c) => c.notNull())
+        .addColumn('gate_json', 'text', (c) => c.notNull())
+        .addColumn('replay_expires_at', 'text')
+        .addColumn('ended_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('events_account')
+        .on('events')
+        .columns(['account_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('registrants')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        // Personal data: null once erased or anonymised.
+        .addColumn('email', 'text')
+        .addColumn('name', 'text')
+        .addColumn('company', 'text')
+        .addColumn('marketing_consent', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('anonymised_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('registrants_event_email')
+        .on('registrants')
+        .columns(['event_id', 'email'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('consents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('registrant_id', 'text', (c) =>
+          c.notNull().references('registrants.id').onDelete('cascade'),
+        )
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('granted', 'integer', (c) => c.notNull())
+        .addColumn('notice_url', 'text')
+        .addColumn('notice_version', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('consents_registrant').on('consents').column('registrant_id').execute();
+      await db.schema
+        .createTable('view_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('registrant_id', 'text', (c) => c.references('registrants.id').onDelete('set null'))
+        .addColumn('seconds_watched', 'double precision', (c) => c.notNull().defaultTo(0))
+        .addColumn('furthest_position', 'double precision', (c) => c.notNull().defaultTo(0))
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('view_sessions_event').on('view_sessions').column('event_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

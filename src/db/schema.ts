@@ -46,8 +46,66 @@ export interface AssetsTable {
   ready_at: string | null;
 }
 
+export type EventType = 'on_demand' | 'live' | 'automated';
+
+export interface EventsTable {
+  id: string;
+  account_id: string;
+  /** Random 9 digits, unique, never sequential; shown as 123-456-789. */
+  webinar_id: string;
+  title: string;
+  description: string;
+  type: EventType;
+  asset_id: string | null;
+  starts_at: string;
+  /** Gate settings (JSON, see `GateSettings`). */
+  gate_json: string;
+  replay_expires_at: string | null;
+  ended_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RegistrantsTable {
+  id: string;
+  event_id: string;
+  email: string | null;
+  name: string | null;
+  company: string | null;
+  marketing_consent: number;
+  created_at: string;
+  updated_at: string;
+  anonymised_at: string | null;
+}
+
+export interface ConsentsTable {
+  id: string;
+  registrant_id: string;
+  /** `access` (watching in exchange for the email) or `marketing`. */
+  purpose: 'access' | 'marketing';
+  granted: number;
+  notice_url: string | null;
+  notice_version: string | null;
+  source: 'registration' | 'withdrawal' | 'self_service';
+  created_at: string;
+}
+
+export interface ViewSessionsTable {
+  id: string;
+  event_id: string;
+  registrant_id: string | null;
+  seconds_watched: number;
+  furthest_position: number;
+  started_at: string;
+  last_seen_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   api_keys: ApiKeysTable;
   assets: AssetsTable;
+  events: EventsTable;
+  registrants: RegistrantsTable;
+  consents: ConsentsTable;
+  view_sessions: ViewSessionsTable;
 }

@@ -6,13 +6,16 @@ import type { Config } from '../config.ts';
 import { findAsset } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { mediaRoutes } from '../origin/media-routes.ts';
+import { originRoutes } from '../origin/origin-routes.ts';
+import type { PlaybackUrls } from '../origin/playback-urls.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import type { Storage } from '../storage/storage.ts';
 import { assetView } from './asset-view.ts';
 import { assetRoutes } from './assets-routes.ts';
 import { requireApiKey } from './auth.ts';
 import { errorHandler, HttpError } from './errors.ts';
+import { eventRoutes } from './events-routes.ts';
+import { viewerRoutes, type ViewerRoutesDeps } from './viewer-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -24,6 +27,9 @@ export interface AppDeps {
   playerBundle: Map<string, string>;
   /** Liveness of the things the API depends on, for /healthz. */
   health: () => Promise<Record<string, boolean>>;
+  secret: string;
+  urls: PlaybackUrls;
+  rateLimit: ViewerRoutesDeps['rateLimit'];
 }
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -50,15 +56,42 @@ export function createApp(deps: AppDeps): express.Express {
       queues: deps.queues,
       maxUploadBytes: deps.config.maxUploadBytes,
       baseUrl,
+      urls: deps.urls,
     }),
   );
+  const json = express.json({ limit: '64kb' });
+  app.use('/api/events', requireApiKey(deps.db), json, eventRoutes({ db: deps.db, baseUrl }));
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
 
-  app.use('/media', mediaRoutes({ db: deps.db, storage: deps.storage }));
+  app.use('/s', originRoutes({ db: deps.db, storage: deps.storage, secret: deps.secret }));
+  app.use(
+    json,
+    viewerRoutes({
+      db: deps.db,
+      secret: deps.secret,
+      urls: deps.urls,
+      baseUrl,
+      rateLimit: deps.rateLimit,
+      registerPerMinute: deps.config.registerPerMinute,
+    }),
+  );
 
-  const playHtml = fs.readFileSync(path.join(projectRoot, 'player/play.html'), 'utf8');
-  const adminHtml = fs.readFileSync(path.join(projectRoot, 'player/admin.html'), 'utf8');
+  const page = (name: string) => fs.readFileSync(path.join(projectRoot, `player/${name}.html`), 'utf8');
+  const playHtml = page('play');
+  const adminHtml = page('admin');
+  const eventHtml = page('event');
+  const joinHtml = page('join');
+  const meHtml = page('me');
   app.get(['/', '/admin'], (_req, res) => void res.type('html').send(adminHtml));
+  app.get('/join', (_req, res) => void res.type('html').send(joinHtml));
+  app.get('/w/:webinarId', (req, res) => {
+    const digits = req.params.webinarId.replace(/[\s-]/g, '');
+    // Canonical page URL is the bare digits; typed forms with dashes redirect there.
+    if (digits !== req.params.webinarId && /^\d{9}$/.test(digits))
+      return void res.redirect(301, `/w/${digits}`);
+    res.type('html').set('X-Frame-Options', 'ALLOWALL').send(eventHtml);
+  });
+  app.get('/me/:token', (_req, res) => void res.type('html').set('Cache-Control', 'no-store').send(meHtml));
   app.get('/player/:file', (req, res) => {
     const js = deps.playerBundle.get(req.params.file);
     if (!js) return void res.sendStatus(404);
@@ -72,12 +105,13 @@ export function createApp(deps: AppDeps): express.Express {
     const id = z.string().max(64).parse(req.params.assetId);
     const row = await findAsset(deps.db, id);
     if (!row) throw new HttpError(404, 'not_found', 'Not found');
-    const view = assetView(row, baseUrl(req));
+    const view = assetView(row, baseUrl(req), deps.urls);
     res.set('Cache-Control', 'no-store').json({
       title: view.title,
       status: view.status,
       master: view.playback?.master ?? null,
       poster: view.playback?.poster ?? null,
+      storyboard: view.playback?.storyboard ?? null,
       complete: view.playback?.complete ?? false,
     });
   });

@@ -3,13 +3,15 @@ import { rationalValue } from '../../pipelines/rational.ts';
 import type { AssetRow } from '../db/assets.ts';
 import type { RenditionInfo } from '../media/hls-output.ts';
 import { MASTER_PLAYLIST } from '../media/hls-output.ts';
+import type { PlaybackUrls } from '../origin/playback-urls.ts';
 
-/** The API's JSON shape of an asset. */
-export function assetView(row: AssetRow, baseUrl: string) {
+/** The API's JSON shape of an asset. Playback URLs are signed for the marketer (see PlaybackUrls). */
+export function assetView(row: AssetRow, baseUrl: string, urls: PlaybackUrls) {
   const facts = row.source_json ? (JSON.parse(row.source_json) as SourceFacts) : undefined;
   const renditions = row.renditions_json ? (JSON.parse(row.renditions_json) as RenditionInfo[]) : [];
   const revision = row.status === 'ready' ? row.revision : row.preview_revision;
-  const mediaBase = revision ? `${baseUrl}/media/${row.id}/${revision}` : undefined;
+  const expires = urls.expiresAt();
+  const media = (file: string) => urls.url(baseUrl, 'a', row.id, revision!, file, expires);
   const ready = row.status === 'ready';
   return {
     id: row.id,
@@ -43,15 +45,16 @@ export function assetView(row: AssetRow, baseUrl: string) {
         : {}),
     },
     renditions,
-    playback: mediaBase
+    playback: revision
       ? {
           /** While processing this is a growing EVENT playlist that already plays from the start. */
           complete: ready,
-          master: `${mediaBase}/${MASTER_PLAYLIST}`,
+          master: media(MASTER_PLAYLIST),
           player: `${baseUrl}/play/${row.id}`,
-          poster: ready && row.has_poster ? `${mediaBase}/poster.jpg` : null,
-          posterWebp: ready && row.has_poster ? `${mediaBase}/poster.webp` : null,
-          storyboard: ready && row.has_storyboard ? `${mediaBase}/storyboard.vtt` : null,
+          poster: ready && row.has_poster ? media('poster.jpg') : null,
+          posterWebp: ready && row.has_poster ? media('poster.webp') : null,
+          storyboard: ready && row.has_storyboard ? media('storyboard.vtt') : null,
+          expiresAt: new Date(expires * 1000).toISOString(),
         }
       : null,
     createdAt: row.created_at,

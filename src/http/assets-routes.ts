@@ -6,6 +6,7 @@ import { newId } from '../ids.ts';
 import { assetPrefix, sourceKey } from '../media/layout.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import { ObjectTooLargeError, type Storage } from '../storage/storage.ts';
+import type { PlaybackUrls } from '../origin/playback-urls.ts';
 import { assetView } from './asset-view.ts';
 import { accountOf } from './auth.ts';
 import { HttpError, parseOr400 } from './errors.ts';
@@ -26,6 +27,7 @@ export interface AssetRoutesDeps {
   queues: JobQueues;
   maxUploadBytes: number;
   baseUrl: (req: Request) => string;
+  urls: PlaybackUrls;
 }
 
 export function assetRoutes(deps: AssetRoutesDeps): Router {
@@ -95,7 +97,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     res
       .status(202)
       .location(`/api/assets/${id}`)
-      .json(assetView(row, deps.baseUrl(req)));
+      .json(assetView(row, deps.baseUrl(req), deps.urls));
   });
 
   router.get('/', async (req, res) => {
@@ -103,7 +105,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     const rows = await listAccountAssets(db, accountOf(res).id, query);
     const base = deps.baseUrl(req);
     res.json({
-      assets: rows.map((r) => assetView(r, base)),
+      assets: rows.map((r) => assetView(r, base, deps.urls)),
       next: rows.length === query.limit ? (rows.at(-1)?.created_at ?? null) : null,
     });
   });
@@ -113,7 +115,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     const row = await findAccountAsset(db, accountOf(res).id, id);
     // Another account's asset is "not found", not "forbidden": ids do not leak across accounts.
     if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
-    res.json(assetView(row, deps.baseUrl(req)));
+    res.json(assetView(row, deps.baseUrl(req), deps.urls));
   });
 
   router.delete('/:id', async (req, res) => {

@@ -4,7 +4,9 @@ import { build } from 'esbuild';
 /** Bundles the browser pages (the player with hls.js, the admin page) once at start-up, in memory. */
 export async function bundlePlayer(root: string): Promise<Map<string, string>> {
   const result = await build({
-    entryPoints: { play: path.join(root, 'player/play.ts'), admin: path.join(root, 'player/admin.ts') },
+    entryPoints: Object.fromEntries(
+      ['play', 'admin', 'event', 'join', 'me'].map((name) => [name, path.join(root, `player/${name}.ts`)]),
+    ),
     bundle: true,
     format: 'esm',
     minify: true,

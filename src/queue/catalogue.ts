@@ -17,6 +17,16 @@ export const jobCatalogue = {
       removeOnFail: { age: 7 * 24 * 3600 },
     } satisfies JobsOptions,
   },
+  'retention-sweep': {
+    queue: 'maintenance',
+    payload: z.object({}),
+    options: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 60_000 },
+      removeOnComplete: { count: 50 },
+      removeOnFail: { count: 50 },
+    } satisfies JobsOptions,
+  },
 } as const;
 
 export type JobName = keyof typeof jobCatalogue;
@@ -47,6 +57,16 @@ export class JobQueues {
     const entry = jobCatalogue[name];
     const data = entry.payload.parse(payload);
     await this.queue(entry.queue).add(name, data, { ...entry.options, jobId });
+  }
+
+  /** A repeating job (BullMQ job scheduler): upserting is idempotent across restarts and nodes. */
+  async schedule<N extends JobName>(name: N, payload: JobPayload<N>, everyMs: number): Promise<void> {
+    const entry = jobCatalogue[name];
+    await this.queue(entry.queue).upsertJobScheduler(
+      name,
+      { every: everyMs },
+      { name, data: entry.payload.parse(payload), opts: entry.options },
+    );
   }
 
   async remove(name: JobName, jobId: string): Promise<void> {

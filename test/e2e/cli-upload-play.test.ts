@@ -51,10 +51,11 @@ describe('onair upload --wait, then play in Chromium with hls.js', () => {
     try {
       const page = await browser.newPage();
       await page.goto(playerUrl!);
-      await page.waitForFunction(() => 'hls' in window, undefined, { timeout: 15_000 });
-      expect(await page.evaluate(() => (window as unknown as { Hls?: unknown }).Hls === undefined)).toBe(
-        true,
+      await page.waitForFunction(() => 'onairPlayer' in window, undefined, { timeout: 15_000 });
+      const engine = await page.evaluate(
+        () => (window as unknown as { onairPlayer: { engine: string } }).onairPlayer.engine,
       );
+      expect(engine).toBe('hls.js');
       // hls.js, not Chromium's native HLS, attached a MediaSource to the element.
       expect(await page.evaluate(() => document.querySelector('video')!.src.startsWith('blob:'))).toBe(true);
       await page.evaluate(() => document.querySelector('video')!.play());

@@ -1,0 +1,148 @@
+import { createPlayer, type Player } from './player.ts';
+import { injectStyles, PLAYER_CSS } from './player.css.ts';
+
+/** What /w/<id>/info.json answers. */
+interface EventInfo {
+  webinarId: string;
+  title: string;
+  description: string;
+  state: 'playable' | 'gated' | 'expired' | 'not_ready';
+  gate: {
+    emailRequired: boolean;
+    fields: { name: 'off' | 'optional' | 'required'; company: 'off' | 'optional' | 'required' };
+    privacyNoticeUrl: string | null;
+    privacyNoticeVersion: string | null;
+  };
+  playback: { master: string; poster: string | null; storyboard: string | null; complete: boolean } | null;
+  selfServiceUrl: string | null;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+const base = location.pathname.replace(/\/$/, '');
+let player: Player | undefined;
+
+function say(text: string): void {
+  $('#state').textContent = text;
+}
+
+/** Heartbeats every 10 s of playback: seconds played and position, for the marketer's analytics. */
+function startHeartbeats(video: HTMLVideoElement): void {
+  const sessionId = crypto.randomUUID();
+  let lastTick = performance.now();
+  let played = 0;
+  video.addEventListener('timeupdate', () => {
+    const t = performance.now();
+    if (!video.paused) played += Math.min(1, (t - lastTick) / 1000);
+    lastTick = t;
+  });
+  const send = () => {
+    if (played <= 0) return;
+    const body = JSON.stringify({ sessionId, position: video.currentTime, played });
+    played = 0;
+    void fetch(`${base}/heartbeat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      keepalive: true,
+    });
+  };
+  setInterval(send, 10_000);
+  addEventListener('pagehide', send);
+}
+
+function show(info: EventInfo): void {
+  document.title = info.title;
+  $('#title').textContent = info.title;
+  $('#webinar-id').textContent = `Webinar ID ${info.webinarId}`;
+  $('#description').textContent = info.description;
+  $('#gate').hidden = info.state !== 'gated';
+  if (info.selfServiceUrl) {
+    $('#manage').hidden = false;
+    $<HTMLAnchorElement>('#manage-link').href = info.selfServiceUrl;
+  }
+  if (info.state === 'expired') return say('This replay has expired.');
+  if (info.state === 'not_ready') {
+    say('This webinar is not available yet. The page will refresh by itself.');
+    setTimeout(() => void load(), 10_000);
+    return;
+  }
+  if (info.state === 'gated') {
+    say('Enter your email to watch.');
+    const { fields, privacyNoticeUrl, privacyNoticeVersion } = info.gate;
+    for (const field of ['name', 'company'] as const) {
+      $(`#${field}-field`).hidden = fields[field] === 'off';
+      $<HTMLInputElement>(`#${field}`).required = fields[field] === 'required';
+    }
+    const notice = $('#notice');
+    notice.replaceChildren();
+    if (privacyNoticeUrl) {
+      const link = document.createElement('a');
+      link.href = privacyNoticeUrl;
+      link.target = '_blank';
+      link.rel = 'noopener';
+      link.textContent = 'privacy notice';
+      notice.append(
+        'We use your email to give you access. Read our ',
+        link,
+        ` (version ${privacyNoticeVersion ?? ''}).`,
+      );
+    }
+    return;
+  }
+  say('');
+  if (info.playback && !player) {
+    player = createPlayer($('#player'), info.playback, say);
+    (window as unknown as { onairPlayer: Player }).onairPlayer = player;
+    startHeartbeats(player.video);
+  }
+}
+
+async function load(): Promise<void> {
+  const response = await fetch(`${base}/info.json`);
+  if (response.status === 404) {
+    $('#title').textContent = 'Not found';
+    return say('There is no webinar with this ID. Check the link or the ID you typed.');
+  }
+  if (!response.ok) return say('Something went wrong. Reload the page to try again.');
+  show((await response.json()) as EventInfo);
+}
+
+$('#gate').addEventListener('submit', (e) => {
+  e.preventDefault();
+  for (const id of ['email', 'name', 'company']) $(`#${id}-error`).textContent = '';
+  const value = (id: string) => $<HTMLInputElement>(`#${id}`).value.trim();
+  const body = {
+    email: value('email'),
+    ...(value('name') ? { name: value('name') } : {}),
+    ...(value('company') ? { company: value('company') } : {}),
+    marketingConsent: $<HTMLInputElement>('#marketing').checked,
+    noticeVersion:
+      document.querySelector('#notice')?.textContent?.match(/version ([^)]*)\)/)?.[1] || undefined,
+  };
+  void (async () => {
+    const response = await fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (response.status === 201) return show((await response.json()) as EventInfo);
+    const error = (
+      (await response.json()) as {
+        error: { message: string; details?: { field: string; message: string }[] };
+      }
+    ).error;
+    let placed = false;
+    for (const d of error.details ?? []) {
+      const slot = document.querySelector(`#${d.field}-error`);
+      if (slot) {
+        slot.textContent = d.message;
+        placed = true;
+      }
+    }
+    if (!placed) say(error.message);
+  })();
+});
+
+if (new URLSearchParams(location.search).has('embed')) document.body.classList.add('embed');
+injectStyles(PLAYER_CSS);
+void load();

@@ -1,0 +1,110 @@
+import type { Selectable, Updateable } from 'kysely';
+import { newId, newWebinarId, nowIso } from '../ids.ts';
+import type { Db } from './database.ts';
+import type { EventsTable, EventType } from './schema.ts';
+
+export type EventRow = Selectable<EventsTable>;
+
+export type FieldRule = 'off' | 'optional' | 'required';
+
+export interface GateSettings {
+  /** Viewers give an email (with consent choices) before they can watch. */
+  emailRequired: boolean;
+  fields: { name: FieldRule; company: FieldRule };
+  privacyNoticeUrl: string | null;
+  privacyNoticeVersion: string | null;
+}
+
+export const OPEN_GATE: GateSettings = {
+  emailRequired: false,
+  fields: { name: 'off', company: 'off' },
+  privacyNoticeUrl: null,
+  privacyNoticeVersion: null,
+};
+
+export function gateOf(row: EventRow): GateSettings {
+  return JSON.parse(row.gate_json) as GateSettings;
+}
+
+export interface NewEvent {
+  accountId: string;
+  title: string;
+  description: string;
+  type: EventType;
+  assetId: string | null;
+  startsAt: string;
+  gate: GateSettings;
+  replayExpiresAt: string | null;
+}
+
+export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
+  const now = nowIso();
+  // Random IDs collide rarely (1 in 900 million per pair); retry on the unique index.
+  for (let attempt = 0; ; attempt++) {
+    const row: EventRow = {
+      id: newId('ev'),
+      account_id: e.accountId,
+      webinar_id: newWebinarId(),
+      title: e.title,
+      description: e.description,
+      type: e.type,
+      asset_id: e.assetId,
+      starts_at: e.startsAt,
+      gate_json: JSON.stringify(e.gate),
+      replay_expires_at: e.replayExpiresAt,
+      ended_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await db.insertInto('events').values(row).execute();
+      return row;
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes('webinar_id')) throw err;
+    }
+  }
+}
+
+export async function findAccountEvent(db: Db, accountId: string, id: string): Promise<EventRow | undefined> {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('id', '=', id)
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+}
+
+export async function findEventByWebinarId(db: Db, webinarId: string): Promise<EventRow | undefined> {
+  return db.selectFrom('events').selectAll().where('webinar_id', '=', webinarId).executeTakeFirst();
+}
+
+export async function listAccountEvents(
+  db: Db,
+  accountId: string,
+  opts: { limit: number; before?: string | undefined },
+): Promise<EventRow[]> {
+  let q = db.selectFrom('events').selectAll().where('account_id', '=', accountId);
+  if (opts.before) q = q.where('created_at', '<', opts.before);
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
+}
+
+export async function updateEvent(
+  db: Db,
+  id: string,
+  patch: Omit<Updateable<EventsTable>, 'id' | 'account_id' | 'webinar_id' | 'created_at' | 'updated_at'>,
+): Promise<void> {
+  await db
+    .updateTable('events')
+    .set({ ...patch, updated_at: nowIso() })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function deleteEvent(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('events').where('id', '=', id).execute();
+}
+
+/** When an event is over, for retention: ended explicitly, or its replay expired. */
+export function eventEndedAt(row: EventRow): string | null {
+  return row.ended_at ?? row.replay_expires_at;
+}

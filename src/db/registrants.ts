@@ -1,0 +1,182 @@
+import { sql, type Selectable } from 'kysely';
+import { newId, nowIso } from '../ids.ts';
+import type { Db } from './database.ts';
+import type { ConsentsTable, RegistrantsTable } from './schema.ts';
+
+export type RegistrantRow = Selectable<RegistrantsTable>;
+export type ConsentRow = Selectable<ConsentsTable>;
+
+export interface Registration {
+  eventId: string;
+  email: string;
+  name: string | null;
+  company: string | null;
+  marketingConsent: boolean;
+  noticeUrl: string | null;
+  noticeVersion: string | null;
+}
+
+/**
+ * Registers a viewer for an event: the same email (case-insensitive) reuses the registrant, and
+ * every registration adds consent records (access, and marketing granted or not) with the notice
+ * version the viewer saw.
+ */
+export async function register(db: Db, r: Registration): Promise<RegistrantRow> {
+  const email = r.email.trim().toLowerCase();
+  const now = nowIso();
+  return db.transaction().execute(async (tx) => {
+    const existing = await tx
+      .selectFrom('registrants')
+      .selectAll()
+      .where('event_id', '=', r.eventId)
+      .where('email', '=', email)
+      .executeTakeFirst();
+    const id = existing?.id ?? newId('rg');
+    if (existing) {
+      await tx
+        .updateTable('registrants')
+        .set({
+          name: r.name ?? existing.name,
+          company: r.company ?? existing.company,
+          marketing_consent: r.marketingConsent ? 1 : 0,
+          updated_at: now,
+        })
+        .where('id', '=', id)
+        .execute();
+    } else {
+      await tx
+        .insertInto('registrants')
+        .values({
+          id,
+          event_id: r.eventId,
+          email,
+          name: r.name,
+          company: r.company,
+          marketing_consent: r.marketingConsent ? 1 : 0,
+          created_at: now,
+          updated_at: now,
+          anonymised_at: null,
+        })
+        .execute();
+    }
+    const consent = (purpose: 'access' | 'marketing', granted: boolean) => ({
+      id: newId('cs'),
+      registrant_id: id,
+      purpose,
+      granted: granted ? 1 : 0,
+      notice_url: r.noticeUrl,
+      notice_version: r.noticeVersion,
+      source: 'registration' as const,
+      created_at: now,
+    });
+    await tx
+      .insertInto('consents')
+      .values([consent('access', true), consent('marketing', r.marketingConsent)])
+      .execute();
+    return (await tx.selectFrom('registrants').selectAll().where('id', '=', id).executeTakeFirst())!;
+  });
+}
+
+export async function findRegistrant(db: Db, id: string): Promise<RegistrantRow | undefined> {
+  return db.selectFrom('registrants').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function consentsOf(db: Db, registrantId: string): Promise<ConsentRow[]> {
+  return db
+    .selectFrom('consents')
+    .selectAll()
+    .where('registrant_id', '=', registrantId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+export async function withdrawMarketing(
+  db: Db,
+  registrantId: string,
+  source: ConsentRow['source'],
+): Promise<void> {
+  const now = nowIso();
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('registrants')
+      .set({ marketing_consent: 0, updated_at: now })
+      .where('id', '=', registrantId)
+      .execute();
+    const last = await tx
+      .selectFrom('consents')
+      .select(['notice_url', 'notice_version'])
+      .where('registrant_id', '=', registrantId)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    await tx
+      .insertInto('consents')
+      .values({
+        id: newId('cs'),
+        registrant_id: registrantId,
+        purpose: 'marketing',
+        granted: 0,
+        notice_url: last?.notice_url ?? null,
+        notice_version: last?.notice_version ?? null,
+        source,
+        created_at: now,
+      })
+      .execute();
+  });
+}
+
+/**
+ * Erasure (GDPR art. 17): personal data is removed; the row stays as an anonymous id so viewing
+ * analytics and the consent history (which hold no personal data) still add up.
+ */
+export async function eraseRegistrants(db: Db, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await db
+    .updateTable('registrants')
+    .set({ email: null, name: null, company: null, marketing_consent: 0, anonymised_at: nowIso() })
+    .where('id', 'in', ids)
+    .where('anonymised_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export interface RegistrantStats extends RegistrantRow {
+  seconds_watched: number;
+  furthest_position: number;
+}
+
+export async function listRegistrantsWithStats(
+  db: Db,
+  eventId: string,
+  opts: { limit: number; offset: number },
+): Promise<RegistrantStats[]> {
+  const rows = await db
+    .selectFrom('registrants')
+    .leftJoin('view_sessions', 'view_sessions.registrant_id', 'registrants.id')
+    .selectAll('registrants')
+    .select([
+      sql<number>`coalesce(sum(view_sessions.seconds_watched), 0)`.as('seconds_watched'),
+      sql<number>`coalesce(max(view_sessions.furthest_position), 0)`.as('furthest_position'),
+    ])
+    .where('registrants.event_id', '=', eventId)
+    .groupBy('registrants.id')
+    .orderBy('registrants.created_at')
+    .orderBy('registrants.id')
+    .limit(opts.limit)
+    .offset(opts.offset)
+    .execute();
+  return rows.map((r) => ({
+    ...r,
+    seconds_watched: Number(r.seconds_watched),
+    furthest_position: Number(r.furthest_position),
+  }));
+}
+
+export async function countRegistrants(db: Db, eventId: string): Promise<number> {
+  const row = await db
+    .selectFrom('registrants')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('event_id', '=', eventId)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
