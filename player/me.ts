@@ -5,6 +5,7 @@ const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.qu
 interface Status {
   event: { title: string; webinarId: string };
   email: string | null;
+  name: string | null;
   marketingConsent: boolean;
   erased: boolean;
 }
@@ -18,7 +19,8 @@ async function refresh(): Promise<void> {
   const s = (await response.json()) as Status;
   $('#summary').textContent = s.erased
     ? `Your data for "${s.event.title}" has been deleted.`
-    : `You registered for "${s.event.title}" as ${s.email ?? ''}. Marketing emails: ${s.marketingConsent ? 'yes' : 'no'}.`;
+    : // textContent: names and emails are viewer input and must render as text, never as markup.
+      `You registered for "${s.event.title}" as ${s.name ? `${s.name} ` : ''}<${s.email ?? ''}>. Marketing emails: ${s.marketingConsent ? 'yes' : 'no'}.`;
   $<HTMLButtonElement>('#withdraw').disabled = s.erased || !s.marketingConsent;
   $<HTMLButtonElement>('#delete').disabled = s.erased;
 }

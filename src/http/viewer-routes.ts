@@ -226,6 +226,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     res.set('Cache-Control', 'no-store').json({
       event: { title: event.title, webinarId: formatWebinarId(event.webinar_id) },
       email: registrant.email,
+      name: registrant.name,
       marketingConsent: registrant.marketing_consent === 1,
       erased: Boolean(registrant.anonymised_at),
     });
