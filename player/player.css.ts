@@ -4,6 +4,7 @@ export const PLAYER_CSS = `
 .onair-player:focus-visible { box-shadow: 0 0 0 3px #ffbf47; }
 .onair-player video { display: block; width: 100%; aspect-ratio: 16 / 9; background: #000; }
 .onair-player .controls { display: flex; align-items: center; gap: 8px; padding: 6px 8px; background: #1d1d1d; flex-wrap: wrap; }
+.onair-player button { display: inline-flex; align-items: center; justify-content: center; }
 .onair-player button, .onair-player select { background: #333; color: #fff; border: 1px solid #555; border-radius: 4px; min-width: 36px; min-height: 36px; font: inherit; }
 .onair-player button:focus-visible, .onair-player select:focus-visible, .onair-player input:focus-visible { outline: 3px solid #ffbf47; }
 .onair-player .seek { position: relative; flex: 1 1 200px; display: flex; }

@@ -54,6 +54,20 @@ async function loadStoryboard(url: string): Promise<Cue[]> {
   return cues;
 }
 
+const ICONS = {
+  play: 'M8 5v14l11-7z',
+  pause: 'M6 5h4v14H6zm8 0h4v14h-4z',
+  volume: 'M3 9v6h4l5 5V4L7 9zm13.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4z',
+  muted:
+    'M3 9v6h4l5 5V4L7 9zm18 .4L19.6 8 17 10.6 14.4 8 13 9.4l2.6 2.6-2.6 2.6 1.4 1.4 2.6-2.6 2.6 2.6 1.4-1.4-2.6-2.6z',
+  fullscreen: 'M7 14H5v5h5v-2H7zm-2-4h2V7h3V5H5zm12 7h-3v2h5v-5h-2zM14 5v2h3v3h2V5z',
+};
+
+/** Inline SVG icons: no icon font or emoji font needed, crisp at any size. */
+function setIcon(button: HTMLButtonElement, name: keyof typeof ICONS): void {
+  button.innerHTML = `<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false"><path fill="currentColor" d="${ICONS[name]}"/></svg>`;
+}
+
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   attrs: Record<string, string> = {},
@@ -80,7 +94,8 @@ export function createPlayer(
   const video = el('video', { playsinline: '', preload: 'metadata', 'aria-label': 'Video' });
   if (source.poster) video.poster = source.poster;
   const controls = el('div', { class: 'controls', role: 'group', 'aria-label': 'Player controls' });
-  const play = el('button', { type: 'button', class: 'play', 'aria-label': 'Play' }, '▶');
+  const play = el('button', { type: 'button', class: 'play', 'aria-label': 'Play' });
+  setIcon(play, 'play');
   const seek = el('input', {
     type: 'range',
     min: '0',
@@ -90,7 +105,8 @@ export function createPlayer(
     'aria-label': 'Seek',
   });
   const time = el('span', { class: 'time', 'aria-live': 'off' }, '0:00 / 0:00');
-  const mute = el('button', { type: 'button', class: 'mute', 'aria-label': 'Mute' }, '🔊');
+  const mute = el('button', { type: 'button', class: 'mute', 'aria-label': 'Mute' });
+  setIcon(mute, 'volume');
   const volume = el('input', {
     type: 'range',
     min: '0',
@@ -101,7 +117,8 @@ export function createPlayer(
   });
   const quality = el('select', { 'aria-label': 'Quality' });
   quality.append(el('option', { value: '-1' }, 'Auto'));
-  const fullscreen = el('button', { type: 'button', class: 'fullscreen', 'aria-label': 'Full screen' }, '⛶');
+  const fullscreen = el('button', { type: 'button', class: 'fullscreen', 'aria-label': 'Full screen' });
+  setIcon(fullscreen, 'fullscreen');
   const preview = el('div', { class: 'preview', 'aria-hidden': 'true' });
   const seekWrap = el('div', { class: 'seek' });
   seekWrap.append(seek, preview);
@@ -153,7 +170,7 @@ export function createPlayer(
   play.addEventListener('click', toggle);
   video.addEventListener('click', toggle);
   const syncPlay = () => {
-    play.textContent = video.paused ? '▶' : '❚❚';
+    setIcon(play, video.paused ? 'play' : 'pause');
     play.setAttribute('aria-label', video.paused ? 'Play' : 'Pause');
   };
   video.addEventListener('play', syncPlay);
@@ -170,7 +187,7 @@ export function createPlayer(
     video.muted = video.volume === 0;
   });
   video.addEventListener('volumechange', () => {
-    mute.textContent = video.muted || video.volume === 0 ? '🔇' : '🔊';
+    setIcon(mute, video.muted || video.volume === 0 ? 'muted' : 'volume');
     mute.setAttribute('aria-label', video.muted ? 'Unmute' : 'Mute');
     volume.value = String(video.muted ? 0 : video.volume);
   });

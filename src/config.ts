@@ -46,6 +46,8 @@ const EnvSchema = z.object({
   /** Registrants are anonymised this many days after their event ends. */
   RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   REGISTER_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  /** Memory the origin keeps hot files in (segments, playlists): the live edge is the same few files for everyone. */
+  ORIGIN_CACHE_SIZE: bytes.default(256 * 1024 ** 2),
 });
 
 export type Config = Readonly<{
@@ -70,6 +72,7 @@ export type Config = Readonly<{
   playbackTokenTtlSeconds: number;
   retentionDays: number;
   registerPerMinute: number;
+  originCacheBytes: number;
 }>;
 
 /** Parses the environment once into a frozen, typed configuration; throws a readable error. */
@@ -103,5 +106,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     playbackTokenTtlSeconds: e.PLAYBACK_TOKEN_TTL_SECONDS,
     retentionDays: e.RETENTION_DAYS,
     registerPerMinute: e.REGISTER_RATE_PER_MINUTE,
+    originCacheBytes: e.ORIGIN_CACHE_SIZE,
   });
 }

@@ -11,6 +11,7 @@ import { connectRedis } from './queue/redis.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
 import { LocalStorage } from './storage/local-storage.ts';
+import { createOriginHandler } from './origin/origin-handler.ts';
 import { PlaybackUrls } from './origin/playback-urls.ts';
 import { loadSecret } from './services/secret.ts';
 import { sql } from 'kysely';
@@ -97,12 +98,18 @@ export async function startServer(
         ),
       }),
     });
-    const server = http.createServer(app);
+    // The origin (`/s/...`) takes every viewer's every request: it bypasses Express.
+    const origin = createOriginHandler({ db, storage, secret, cacheBytes: config.originCacheBytes });
+    const server = http.createServer((req, res) =>
+      req.url?.startsWith('/s/') ? origin(req, res) : app(req, res),
+    );
+    server.keepAliveTimeout = 65_000;
     // Uploads of long recordings take a while; do not cut them off.
     server.requestTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, resolve);
+      // A deep accept queue: a crowd joining at once must not lose SYNs (1 s and 3 s retransmits).
+      server.listen(config.port, config.host, 4096, resolve);
     });
     cleanups.push(
       () =>

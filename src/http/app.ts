@@ -6,7 +6,6 @@ import type { Config } from '../config.ts';
 import { findAsset } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { originRoutes } from '../origin/origin-routes.ts';
 import type { PlaybackUrls } from '../origin/playback-urls.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -63,7 +62,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/events', requireApiKey(deps.db), json, eventRoutes({ db: deps.db, baseUrl }));
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
 
-  app.use('/s', originRoutes({ db: deps.db, storage: deps.storage, secret: deps.secret }));
   app.use(
     json,
     viewerRoutes({

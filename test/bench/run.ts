@@ -1,6 +1,7 @@
 /** `npm run bench [-- name...]`: runs the named benchmarks (all by default) and prints their figures. */
 const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'vod-ladder': () => import('./vod-ladder.ts'),
+  origin: () => import('./origin.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

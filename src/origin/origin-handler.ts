@@ -1,0 +1,231 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { findAsset, type AssetRow } from '../db/assets.ts';
+import type { Db } from '../db/database.ts';
+import { findEventByWebinarId } from '../db/events.ts';
+import { revisionPrefix } from '../media/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+import { checkToken, type TokenScope } from './tokens.ts';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+  '.jpg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.vtt': 'text/vtt; charset=utf-8',
+};
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, ETag',
+  'Timing-Allow-Origin': '*',
+};
+/** Files above this are streamed from disk instead of cached (recordings' segments are far smaller). */
+const MAX_CACHED_FILE = 8 * 1024 * 1024;
+
+export interface OriginOptions {
+  db: Db;
+  storage: Storage;
+  secret: string;
+  /** Memory for hot files (segments, init, playlists, images). */
+  cacheBytes: number;
+  now?: () => number;
+}
+
+interface Resolved {
+  asset: AssetRow;
+  /** The revision still being encoded: its playlists change. */
+  growing: boolean;
+}
+
+interface CachedFile {
+  /** The bytes, or undefined for a file too large to cache (streamed from disk). */
+  body: Buffer | undefined;
+  size: number;
+  etag: string;
+  lastModified: string;
+  mtimeMs: number;
+  checkedAt: number;
+}
+
+/** A byte-bounded LRU (Map keeps insertion order; a hit re-inserts). */
+class FileCache {
+  readonly #files = new Map<string, CachedFile>();
+  #bytes = 0;
+  constructor(private readonly limit: number) {}
+
+  get(key: string): CachedFile | undefined {
+    const hit = this.#files.get(key);
+    if (hit) {
+      this.#files.delete(key);
+      this.#files.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, file: CachedFile): void {
+    const old = this.#files.get(key);
+    if (old) this.#bytes -= old.size;
+    this.#files.delete(key);
+    this.#files.set(key, file);
+    this.#bytes += file.size;
+    for (const [k, v] of this.#files) {
+      if (this.#bytes <= this.limit) break;
+      this.#files.delete(k);
+      this.#bytes -= v.size;
+    }
+  }
+}
+
+function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return header.includes(',') ? undefined : 'invalid';
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  return start > end || start >= size ? 'invalid' : { start, end };
+}
+
+/**
+ * The HLS origin, outside Express on purpose: it is the path that takes every viewer's every
+ * request, so it parses the URL itself, checks the signed prefix (403 otherwise), resolves the
+ * scope to an asset revision (cached 1 s), and answers from a memory LRU of hot files with
+ * ETag/304, Range/206, HEAD and CORS. URL: `/s/<hash>/<expires>/<e|a>/<id>/<revision>/<file>`.
+ */
+export function createOriginHandler(opts: OriginOptions) {
+  const now = opts.now ?? (() => Date.now());
+  const scopes = new Map<string, { at: number; value: Resolved | 'expired' | 'missing' }>();
+  const cache = new FileCache(opts.cacheBytes);
+
+  async function resolve(scope: TokenScope, id: string, revision: string) {
+    const key = `${scope}/${id}/${revision}`;
+    const hit = scopes.get(key);
+    if (hit && now() - hit.at < 1000) return hit.value;
+    let asset: AssetRow | undefined;
+    let expired = false;
+    if (scope === 'e') {
+      const event = await findEventByWebinarId(opts.db, id);
+      expired = Boolean(event?.replay_expires_at && Date.parse(event.replay_expires_at) < now());
+      asset = event?.asset_id ? await findAsset(opts.db, event.asset_id) : undefined;
+    } else {
+      asset = await findAsset(opts.db, id);
+    }
+    const published = asset?.status === 'ready' && asset.revision === revision;
+    const growing = asset?.status !== 'ready' && asset?.preview_revision === revision;
+    const value = expired ? 'expired' : asset && (published || growing) ? { asset, growing } : 'missing';
+    if (scopes.size > 10_000) scopes.clear();
+    scopes.set(key, { at: now(), value });
+    return value;
+  }
+
+  /** A cached copy, revalidated against the disk every 500 ms while the revision is still growing. */
+  async function load(file: string, growing: boolean): Promise<CachedFile | undefined> {
+    const cached = cache.get(file);
+    if (cached && !(growing && now() - cached.checkedAt > 500)) return cached;
+    const stat = await fsp.stat(file).catch(() => undefined);
+    if (!stat?.isFile()) return undefined;
+    if (cached && cached.mtimeMs === stat.mtimeMs) {
+      cached.checkedAt = now();
+      return cached;
+    }
+    const entry: CachedFile = {
+      body: stat.size <= MAX_CACHED_FILE ? await fsp.readFile(file) : undefined,
+      size: stat.size,
+      etag: `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`,
+      lastModified: stat.mtime.toUTCString(),
+      mtimeMs: stat.mtimeMs,
+      checkedAt: now(),
+    };
+    if (entry.body) cache.set(file, entry);
+    return entry;
+  }
+
+  function end(res: ServerResponse, status: number, text?: string): void {
+    res.writeHead(status, {
+      ...CORS,
+      'Cache-Control': 'no-store',
+      ...(text ? { 'Content-Type': 'text/plain' } : {}),
+    });
+    res.end(text);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        ...CORS,
+        'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+        'Access-Control-Allow-Headers': 'Range, If-None-Match, If-Modified-Since',
+        'Access-Control-Max-Age': '86400',
+      });
+      return void res.end();
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return end(res, 405);
+    const pathname = (req.url ?? '').split('?')[0]!;
+    // Raw segments, undecoded: `%2e%2e` stays literal and can never climb out of the folder.
+    const [, s, hash, expires, scope, id, revision, ...parts] = pathname.split('/');
+    if (s !== 's' || !hash || !expires || !id || !revision || parts.length === 0) return end(res, 404);
+    if (scope !== 'e' && scope !== 'a') return end(res, 404);
+    const check = checkToken(hash, expires, scope, id, opts.secret, Math.floor(now() / 1000));
+    if (check !== 'ok') return end(res, 403, check === 'expired' ? 'token expired' : 'invalid token');
+    const rel = parts.join('/');
+    const ext = path.extname(rel);
+    const type = CONTENT_TYPES[ext];
+    if (!type || parts.some((p) => p === '' || p.startsWith('.') || /[%\\]/.test(p))) return end(res, 404);
+    const resolved = await resolve(scope, id, revision);
+    if (resolved === 'expired') return end(res, 403, 'replay expired');
+    if (resolved === 'missing') return end(res, 404);
+    const root = opts.storage.localDir(revisionPrefix(resolved.asset.id, revision));
+    if (!root) return end(res, 501);
+    const filePath = path.join(root, rel);
+    const file = await load(filePath, resolved.growing);
+    if (!file) return end(res, 404);
+
+    const headers: Record<string, string | number> = {
+      ...CORS,
+      'Content-Type': type,
+      // A growing playlist changes every segment; everything else at a revisioned URL never does.
+      'Cache-Control': resolved.growing && ext === '.m3u8' ? 'public, max-age=1' : IMMUTABLE,
+      ETag: file.etag,
+      'Last-Modified': file.lastModified,
+      'Accept-Ranges': 'bytes',
+    };
+    const inm = req.headers['if-none-match'];
+    if (inm && inm.split(/\s*,\s*/).some((t) => t === file.etag || t === `W/${file.etag}`)) {
+      res.writeHead(304, headers);
+      return void res.end();
+    }
+    const size = file.size;
+    const rangeHeader = req.headers.range;
+    const range = rangeHeader ? parseRange(rangeHeader, size) : undefined;
+    if (range === 'invalid') {
+      res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}` });
+      return void res.end();
+    }
+    const start = range?.start ?? 0;
+    const last = range?.end ?? size - 1;
+    res.writeHead(range ? 206 : 200, {
+      ...headers,
+      'Content-Length': last - start + 1,
+      ...(range ? { 'Content-Range': `bytes ${start}-${last}/${size}` } : {}),
+    });
+    if (req.method === 'HEAD') return void res.end();
+    if (file.body) return void res.end(range ? file.body.subarray(start, last + 1) : file.body);
+    fs.createReadStream(filePath, { start, end: last }).pipe(res);
+  }
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) end(res, 500);
+      else res.destroy();
+    });
+  };
+}

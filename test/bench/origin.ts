@@ -1,0 +1,228 @@
+/**
+ * Origin benchmark: onair's HLS origin against nginx (Debian) serving the very same files, side by
+ * side in one run, with wrk: requests/s and p50/p99 latency for a 720p media segment and for a
+ * media playlist, at 200 and 1,000 connections. onair is measured through its signed URLs (token
+ * check, scope lookup, revision check included); nginx serves the folder as plain static files.
+ * Needs Debian's wrk and nginx (apt-get install wrk nginx-light).
+ * Reproduce: npm run bench -- origin   (BENCH_DURATION=10 seconds per run by default)
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
+import { OnairClient } from '../../src/cli/api-client.ts';
+import { freePort } from '../../src/services/embedded-redis.ts';
+import { makeSource } from '../helpers/media.ts';
+import { table } from './measure.ts';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const root = path.resolve(import.meta.dirname, '../..');
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+function toMs(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+function wrk(url: string, connections: number): WrkResult {
+  const out = execFileSync(
+    'wrk',
+    ['-t2', `-c${connections}`, `-d${DURATION}s`, '--latency', '--timeout', '10s', url],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    errors: (errors ? errors.slice(1).reduce((t, n) => t + Number(n), 0) : 0) + Number(non2xx?.[1] ?? 0),
+  };
+}
+
+async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const match = pattern.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+export async function run(): Promise<void> {
+  for (const tool of ['wrk', 'nginx']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`]);
+    } catch {
+      console.log(`skipped: ${tool} is not installed (apt-get install wrk nginx-light)`);
+      return;
+    }
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-origin-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const src = await makeSource(path.join(work, 'talk.mp4'), { width: 1280, height: 720, seconds: 20 });
+    const port = await freePort();
+    const dataDir = path.join(work, 'data');
+    const onair = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        REDIS_URL: '',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(onair);
+    const key = await waitForLine(onair, /^\s+(onair_\S+)$/m);
+    const client = new OnairClient(`http://127.0.0.1:${port}`, key);
+    const asset = await client.waitForAsset((await client.upload(src, 'bench')).id, undefined, 200);
+    if (asset.status !== 'ready') throw new Error(`asset failed: ${asset.error}`);
+    const created = await fetch(`${client.baseUrl}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'bench', type: 'on_demand', assetId: asset.id }),
+    });
+    const { webinarId } = (await created.json()) as { webinarId: string };
+    const info = (await (
+      await fetch(`${client.baseUrl}/w/${webinarId.replace(/-/g, '')}/info.json`)
+    ).json()) as {
+      playback: { master: string };
+    };
+    const master = info.playback.master;
+    const base = master.slice(0, master.lastIndexOf('/') + 1);
+    const variant = parseMasterPlaylist(await (await fetch(master)).text()).variants.find(
+      (v) => v.resolution?.height === 720,
+    )!.uri;
+    const playlist = parseMediaPlaylist(await (await fetch(base + variant)).text());
+    const segmentRel = `${path.posix.dirname(variant)}/${playlist.segments[1]!.uri}`;
+    const revisionDir = path.join(dataDir, 'media', 'assets', asset.id, master.split('/').at(-2)!);
+    const segmentBytes = fs.statSync(path.join(revisionDir, segmentRel)).size;
+
+    // nginx serving the same folder, tuned as one would for static HLS.
+    const nginxPort = await freePort();
+    const conf = path.join(work, 'nginx.conf');
+    fs.writeFileSync(
+      conf,
+      `user root;
+worker_processes auto;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  open_file_cache max=1000 inactive=60s;
+  types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }
+  client_body_temp_path ${work}/nb; proxy_temp_path ${work}/np; fastcgi_temp_path ${work}/nf; uwsgi_temp_path ${work}/nu; scgi_temp_path ${work}/ns;
+  server { listen 127.0.0.1:${nginxPort}; root ${revisionDir}; }
+}
+`,
+    );
+    const nginx = spawn('nginx', ['-c', conf, '-g', 'daemon off;'], { stdio: 'inherit' });
+    children.push(nginx);
+
+    // onair behind its own edge config (infra/nginx/onair-edge.conf): token checked by nginx's
+    // secure_link, cache keyed without the token. This is how a large event is meant to be served.
+    const edgePort = await freePort();
+    const secret = fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8').trim();
+    const edgeServer = fs
+      .readFileSync(path.join(root, 'infra/nginx/onair-edge.conf'), 'utf8')
+      .replace('/var/cache/nginx/onair', path.join(work, 'edge-cache'))
+      .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${port};`)
+      .replace('listen 8088;', `listen 127.0.0.1:${edgePort} backlog=4096;`)
+      .replace('CHANGE-ME-to-ONAIR_SECRET', secret);
+    const edgeConf = path.join(work, 'edge.conf');
+    fs.writeFileSync(
+      edgeConf,
+      `user root;
+worker_processes auto;
+pid ${work}/edge.pid;
+error_log ${work}/edge-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path ${work}/eb; proxy_temp_path ${work}/ep; fastcgi_temp_path ${work}/ef; uwsgi_temp_path ${work}/eu; scgi_temp_path ${work}/es;
+${edgeServer}
+}
+`,
+    );
+    const edge = spawn('nginx', ['-c', edgeConf, '-g', 'daemon off;'], { stdio: 'inherit' });
+    children.push(edge);
+    await new Promise((r) => setTimeout(r, 500));
+    const viaEdge = (url: string) => url.replace(client.baseUrl, `http://127.0.0.1:${edgePort}`);
+    // The edge refuses a bad token by itself.
+    const forged = viaEdge(base + variant).replace(/\/s\/[^/]+\//, `/s/${'A'.repeat(22)}/`);
+    if ((await fetch(forged)).status !== 403) throw new Error('edge accepted a forged token');
+
+    const targets = {
+      segment: {
+        nginx: `http://127.0.0.1:${nginxPort}/${segmentRel}`,
+        onair: base + segmentRel,
+        'onair+edge': viaEdge(base + segmentRel),
+      },
+      playlist: {
+        nginx: `http://127.0.0.1:${nginxPort}/${variant}`,
+        onair: base + variant,
+        'onair+edge': viaEdge(base + variant),
+      },
+    };
+    const rows: Record<string, string | number>[] = [];
+    const ratios: string[] = [];
+    for (const [what, urls] of Object.entries(targets)) {
+      for (const connections of [200, 1000]) {
+        const n = wrk(urls.nginx, connections);
+        const o = wrk(urls.onair, connections);
+        const e = wrk(urls['onair+edge'], connections);
+        for (const [server, r] of [
+          ['nginx', n],
+          ['onair', o],
+          ['onair+edge', e],
+        ] as const) {
+          rows.push({
+            target: what,
+            conns: connections,
+            server,
+            'req/s': Math.round(r.rps),
+            p50_ms: r.p50ms.toFixed(1),
+            p99_ms: r.p99ms.toFixed(1),
+            errors: r.errors,
+          });
+        }
+        ratios.push(
+          `${what} @${connections}: onair/nginx = ${(o.rps / n.rps).toFixed(2)}, onair+edge/nginx = ${(e.rps / n.rps).toFixed(2)}`,
+        );
+      }
+    }
+    console.log(
+      `\nOrigin, ${os.cpus().length} cores, wrk -t2 ${DURATION}s per run; 720p segment ${segmentBytes} bytes; playlist ${playlist.segments.length} segments\n`,
+    );
+    console.log(table(rows));
+    console.log('');
+    for (const r of ratios) console.log(r);
+    console.log('targets: segments >= 0.8x nginx with p99 < 1 s at 1,000 connections; playlists >= 0.75x');
+    console.log('\nreproduce: npm run bench -- origin');
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 2000));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
