@@ -100,9 +100,10 @@ export async function startServer(
     });
     // The origin (`/s/...`) takes every viewer's every request: it bypasses Express.
     const origin = createOriginHandler({ db, storage, secret, cacheBytes: config.originCacheBytes });
-    const server = http.createServer((req, res) =>
-      req.url?.startsWith('/s/') ? origin(req, res) : app(req, res),
-    );
+    const server = http.createServer((req, res) => {
+      if (req.url?.startsWith('/s/')) origin(req, res);
+      else void app(req, res);
+    });
     server.keepAliveTimeout = 65_000;
     // Uploads of long recordings take a while; do not cut them off.
     server.requestTimeout = 0;
