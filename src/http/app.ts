@@ -90,6 +90,10 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('html').set('X-Frame-Options', 'ALLOWALL').send(eventHtml);
   });
   app.get('/me/:token', (_req, res) => void res.type('html').set('Cache-Control', 'no-store').send(meHtml));
+  const baseCss = fs.readFileSync(path.join(projectRoot, 'player/base.css'), 'utf8');
+  app.get('/player/base.css', (_req, res) => {
+    res.type('text/css').set('Cache-Control', 'public, max-age=300').send(baseCss);
+  });
   app.get('/player/:file', (req, res) => {
     const js = deps.playerBundle.get(req.params.file);
     if (!js) return void res.sendStatus(404);

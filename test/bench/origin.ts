@@ -63,6 +63,28 @@ async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string
   });
 }
 
+/** An nginx of our own (foreground, files under `work`) with `http` holding the given directives. */
+function startNginx(work: string, name: string, http: string): ChildProcess {
+  const conf = path.join(work, `${name}.conf`);
+  const t = path.join(work, `${name}-tmp`);
+  fs.writeFileSync(
+    conf,
+    `user root;
+worker_processes auto;
+pid ${work}/${name}.pid;
+error_log ${work}/${name}-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path ${t}b; proxy_temp_path ${t}p; fastcgi_temp_path ${t}f; uwsgi_temp_path ${t}u; scgi_temp_path ${t}s;
+  ${http}
+}
+`,
+  );
+  return spawn('nginx', ['-c', conf, '-g', 'daemon off;'], { stdio: 'inherit' });
+}
+
 export async function run(): Promise<void> {
   for (const tool of ['wrk', 'nginx']) {
     try {
@@ -118,26 +140,15 @@ export async function run(): Promise<void> {
 
     // nginx serving the same folder, tuned as one would for static HLS.
     const nginxPort = await freePort();
-    const conf = path.join(work, 'nginx.conf');
-    fs.writeFileSync(
-      conf,
-      `user root;
-worker_processes auto;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; keepalive_requests 100000;
-  open_file_cache max=1000 inactive=60s;
+    children.push(
+      startNginx(
+        work,
+        'static',
+        `open_file_cache max=1000 inactive=60s;
   types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }
-  client_body_temp_path ${work}/nb; proxy_temp_path ${work}/np; fastcgi_temp_path ${work}/nf; uwsgi_temp_path ${work}/nu; scgi_temp_path ${work}/ns;
-  server { listen 127.0.0.1:${nginxPort}; root ${revisionDir}; }
-}
-`,
+  server { listen 127.0.0.1:${nginxPort} backlog=4096; root ${revisionDir}; }`,
+      ),
     );
-    const nginx = spawn('nginx', ['-c', conf, '-g', 'daemon off;'], { stdio: 'inherit' });
-    children.push(nginx);
 
     // onair behind its own edge config (infra/nginx/onair-edge.conf): token checked by nginx's
     // secure_link, cache keyed without the token. This is how a large event is meant to be served.
@@ -149,24 +160,7 @@ http {
       .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${port};`)
       .replace('listen 8088;', `listen 127.0.0.1:${edgePort} backlog=4096;`)
       .replace('CHANGE-ME-to-ONAIR_SECRET', secret);
-    const edgeConf = path.join(work, 'edge.conf');
-    fs.writeFileSync(
-      edgeConf,
-      `user root;
-worker_processes auto;
-pid ${work}/edge.pid;
-error_log ${work}/edge-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; keepalive_requests 100000;
-  client_body_temp_path ${work}/eb; proxy_temp_path ${work}/ep; fastcgi_temp_path ${work}/ef; uwsgi_temp_path ${work}/eu; scgi_temp_path ${work}/es;
-${edgeServer}
-}
-`,
-    );
-    const edge = spawn('nginx', ['-c', edgeConf, '-g', 'daemon off;'], { stdio: 'inherit' });
-    children.push(edge);
+    children.push(startNginx(work, 'edge', edgeServer));
     await new Promise((r) => setTimeout(r, 500));
     const viaEdge = (url: string) => url.replace(client.baseUrl, `http://127.0.0.1:${edgePort}`);
     // The edge refuses a bad token by itself.
