@@ -53,15 +53,114 @@ function render(assets: AssetSummary[]): void {
   }
 }
 
+interface EventSummary {
+  id: string;
+  title: string;
+  webinarId: string;
+  pageUrl: string;
+}
+
+interface Analytics {
+  registrants: number;
+  viewers: number;
+  averageWatchSeconds: number;
+}
+
+function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(path, { ...init, headers: { authorization: `Bearer ${apiKey() ?? ''}`, ...init.headers } });
+}
+
+/** The CSV export needs the API key, so it is fetched here and handed to the browser as a file. */
+async function downloadCsv(event: EventSummary): Promise<void> {
+  const response = await api(`/api/events/${event.id}/registrants.csv`);
+  if (!response.ok) return say('Could not export the registrants.');
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `registrants-${event.webinarId}.csv`;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+async function renderEvents(events: EventSummary[]): Promise<void> {
+  const stats = await Promise.all(
+    events.map(async (e) => (await api(`/api/events/${e.id}/analytics`)).json() as Promise<Analytics>),
+  );
+  const body = $<HTMLTableSectionElement>('#events');
+  body.replaceChildren();
+  events.forEach((e, i) => {
+    const row = body.insertRow();
+    const link = document.createElement('a');
+    link.href = e.pageUrl;
+    link.textContent = e.title;
+    cell(row, link);
+    cell(row, e.webinarId);
+    cell(row, String(stats[i]?.registrants ?? 0));
+    cell(row, String(stats[i]?.viewers ?? 0));
+    cell(row, `${stats[i]?.averageWatchSeconds ?? 0} s`);
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Registrants (CSV)';
+    button.addEventListener('click', () => void downloadCsv(e));
+    cell(row, button);
+  });
+}
+
 async function refresh(): Promise<void> {
   const key = apiKey();
   if (!key) return say('Enter your API key (printed when onair first started).');
-  const response = await fetch('/api/assets', { headers: { authorization: `Bearer ${key}` } });
+  const response = await api('/api/assets');
   if (response.status === 401) return say('That API key is not valid.');
   if (!response.ok) return say('Could not load the recordings. Retrying…');
   const { assets } = (await response.json()) as { assets: AssetSummary[] };
   render(assets);
+  const select = $<HTMLSelectElement>('#event-asset');
+  const chosen = select.value;
+  select.replaceChildren(
+    ...assets
+      .filter((a) => a.status === 'ready')
+      .map((a) => {
+        const option = document.createElement('option');
+        option.value = a.id;
+        option.textContent = a.title;
+        return option;
+      }),
+  );
+  if (chosen) select.value = chosen;
+  const events = await api('/api/events');
+  if (events.ok) await renderEvents(((await events.json()) as { events: EventSummary[] }).events);
 }
+
+$('#event-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const value = (id: string) => $<HTMLInputElement>(`#${id}`).value.trim();
+  const gated = $<HTMLInputElement>('#event-gated').checked;
+  const body = {
+    title: value('event-title'),
+    type: 'on_demand',
+    assetId: $<HTMLSelectElement>('#event-asset').value,
+    gate: gated
+      ? {
+          emailRequired: true,
+          fields: { name: 'optional', company: 'off' },
+          privacyNoticeUrl: value('event-notice'),
+          privacyNoticeVersion: value('event-notice-version'),
+        }
+      : null,
+  };
+  void api('/api/events', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then(async (response) => {
+    const json = (await response.json()) as EventSummary & { error?: { message: string } };
+    say(
+      response.ok
+        ? `Webinar created: ID ${json.webinarId}, page ${json.pageUrl}`
+        : (json.error?.message ?? 'Failed.'),
+    );
+    return refresh();
+  });
+});
 
 function upload(file: File, title: string): Promise<void> {
   const key = apiKey();
@@ -109,4 +208,4 @@ $('#upload-form').addEventListener('submit', (e) => {
   if (file) void upload(file, $<HTMLInputElement>('#title').value);
 });
 void refresh();
-setInterval(() => void refresh(), 2000);
+setInterval(() => void refresh(), 5000);
