@@ -16,9 +16,14 @@ async function boot(): Promise<void> {
   const root = document.querySelector<HTMLElement>('#player')!;
   const state = document.querySelector<HTMLElement>('#state')!;
   const title = document.querySelector<HTMLElement>('h1')!;
-  const response = await fetch(`${location.pathname.replace(/\/$/, '')}/source.json`);
+  const response = await fetch(`${location.pathname.replace(/\/$/, '')}/source.json${location.search}`);
   if (!response.ok) {
-    state.textContent = response.status === 404 ? 'Not found' : 'Something went wrong. Reload to try again.';
+    state.textContent =
+      response.status === 404
+        ? 'Not found'
+        : response.status === 403
+          ? 'This preview link has expired. Get a new one from the admin page.'
+          : 'Something went wrong. Reload to try again.';
     return;
   }
   const source = (await response.json()) as PlaySource;

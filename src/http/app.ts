@@ -105,6 +105,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/play/:assetId/source.json', async (req, res) => {
     const id = z.string().max(64).parse(req.params.assetId);
+    // The preview link is signed: an asset id alone must not open a recording behind a gate.
+    const token = typeof req.query.t === 'string' ? req.query.t : '';
+    if (!deps.urls.checkPreviewToken(id, token)) {
+      throw new HttpError(403, 'forbidden', 'This preview link is not valid or has expired.');
+    }
     const row = await findAsset(deps.db, id);
     if (!row) throw new HttpError(404, 'not_found', 'Not found');
     const view = assetView(row, baseUrl(req), deps.urls);

@@ -50,7 +50,7 @@ export function assetView(row: AssetRow, baseUrl: string, urls: PlaybackUrls) {
           /** While processing this is a growing EVENT playlist that already plays from the start. */
           complete: ready,
           master: media(MASTER_PLAYLIST),
-          player: `${baseUrl}/play/${row.id}`,
+          player: `${baseUrl}/play/${row.id}?t=${encodeURIComponent(urls.previewToken(row.id, expires))}`,
           poster: ready && row.has_poster ? media('poster.jpg') : null,
           posterWebp: ready && row.has_poster ? media('poster.webp') : null,
           storyboard: ready && row.has_storyboard ? media('storyboard.vtt') : null,

@@ -1,4 +1,4 @@
-import { signedPath, type TokenScope } from './tokens.ts';
+import { signedPath, signValue, unsignValue, type TokenScope } from './tokens.ts';
 
 /** Builds signed playback URLs; one expiry per call so a page's URLs share it (and cache together). */
 export class PlaybackUrls {
@@ -12,6 +12,16 @@ export class PlaybackUrls {
   expiresAt(capMs?: number): number {
     const natural = Math.ceil((this.now() / 1000 + this.ttlSeconds) / 60) * 60;
     return capMs !== undefined ? Math.min(natural, Math.floor(capMs / 1000)) : natural;
+  }
+
+  /** A signed, expiring token for the marketer's preview page of one asset (`/play/<asset>?t=`). */
+  previewToken(assetId: string, expires: number): string {
+    return signValue(`play|${assetId}|${expires}`, this.secret);
+  }
+
+  checkPreviewToken(assetId: string, token: string): boolean {
+    const [kind, id, expires] = unsignValue(token, this.secret)?.split('|') ?? [];
+    return kind === 'play' && id === assetId && Number(expires) * 1000 > this.now();
   }
 
   url(

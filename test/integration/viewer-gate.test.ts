@@ -265,6 +265,18 @@ describe('the email gate and the origin', () => {
     expect(head.headers.get('content-type')).toBe('video/iso.segment');
   });
 
+  it("signs the marketer's preview link: an asset id alone opens nothing", async () => {
+    const asset = await server.client.getAsset(assetId);
+    const player = new URL(asset.playback!.player);
+    expect(player.searchParams.get('t')).toBeTruthy();
+    const signed = await fetch(`${server.url}${player.pathname}/source.json${player.search}`);
+    expect(signed.status).toBe(200);
+    expect(((await signed.json()) as { master: string }).master).toContain('/a/');
+    expect((await fetch(`${server.url}${player.pathname}/source.json`)).status).toBe(403);
+    const forged = `?t=${encodeURIComponent(`play|${assetId}|9999999999.AAAA`)}`;
+    expect((await fetch(`${server.url}${player.pathname}/source.json${forged}`)).status).toBe(403);
+  });
+
   it('refuses an expired replay', async () => {
     const event = await createEvent({
       gate: null,
