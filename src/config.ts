@@ -48,6 +48,8 @@ const EnvSchema = z.object({
   REGISTER_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   /** Memory the origin keeps hot files in (segments, playlists): the live edge is the same few files for everyone. */
   ORIGIN_CACHE_SIZE: bytes.default(256 * 1024 ** 2),
+  /** HTTP processes (API + origin) sharing the port; 1 serves from the main process itself. */
+  HTTP_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type Config = Readonly<{
@@ -73,6 +75,7 @@ export type Config = Readonly<{
   retentionDays: number;
   registerPerMinute: number;
   originCacheBytes: number;
+  httpProcesses: number;
 }>;
 
 /** Parses the environment once into a frozen, typed configuration; throws a readable error. */
@@ -107,5 +110,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.RETENTION_DAYS,
     registerPerMinute: e.REGISTER_RATE_PER_MINUTE,
     originCacheBytes: e.ORIGIN_CACHE_SIZE,
+    httpProcesses: e.HTTP_PROCESSES,
   });
 }

@@ -1,20 +1,16 @@
-import http from 'node:http';
+import cluster from 'node:cluster';
 import path from 'node:path';
 import { loadConfig, type Config } from './config.ts';
 import { ensureFirstAccount } from './db/accounts.ts';
 import { migrateToLatest, openDatabase } from './db/database.ts';
-import { createApp } from './http/app.ts';
-import { bundlePlayer } from './http/player-bundle.ts';
+import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
 import { connectRedis } from './queue/redis.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
 import { LocalStorage } from './storage/local-storage.ts';
-import { createOriginHandler } from './origin/origin-handler.ts';
-import { PlaybackUrls } from './origin/playback-urls.ts';
 import { loadSecret } from './services/secret.ts';
-import { sql } from 'kysely';
 
 export interface RunningServer {
   readonly url: string;
@@ -23,6 +19,55 @@ export interface RunningServer {
   readonly generatedApiKey: string | undefined;
   workerPids(): number[];
   close(): Promise<void>;
+}
+
+/**
+ * HTTP_PROCESSES > 1: that many `src/http-worker.ts` processes serve HTTP on one shared port (the
+ * cluster module: Node 20 has no `reusePort`), and this process only supervises. Returns the port.
+ */
+async function startHttpCluster(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  cleanups: (() => Promise<void>)[],
+): Promise<number> {
+  cluster.setupPrimary({
+    exec: path.resolve(import.meta.dirname, 'http-worker.ts'),
+    execArgv: ['--import', 'tsx'],
+  });
+  let stopping = false;
+  const fork = () => {
+    const worker = cluster.fork(env);
+    worker.once('exit', () => {
+      if (!stopping) setTimeout(fork, 500).unref();
+    });
+    return worker;
+  };
+  const ports = Array.from(
+    { length: config.httpProcesses },
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const worker = fork();
+        worker.once('listening', (address) => resolve(address.port));
+        worker.once('exit', (code) =>
+          reject(new Error(`http process exited with code ${code} during start-up`)),
+        );
+      }),
+  );
+  cleanups.push(async () => {
+    stopping = true;
+    await Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (!worker || worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  });
+  const [port] = await Promise.all(ports);
+  return port!;
 }
 
 /**
@@ -59,10 +104,10 @@ export async function startServer(
     const queues = new JobQueues(redis);
     cleanups.push(() => queues.close());
 
-    // Uploads accepted while the queue was unreachable, or before a crash, get their job now.
     await queues.schedule('retention-sweep', {}, 3600_000);
     const secret = loadSecret(config.secret, config.dataDir);
 
+    // Uploads accepted while the queue was unreachable, or before a crash, get their job now.
     const unfinished = await db
       .selectFrom('assets')
       .select('id')
@@ -70,58 +115,20 @@ export async function startServer(
       .execute();
     for (const { id } of unfinished) await queues.add('transcode-vod', { assetId: id }, id);
 
-    const app = createApp({
-      config,
-      db,
-      storage,
-      queues,
-      log,
-      playerBundle: await bundlePlayer(path.resolve(import.meta.dirname, '..')),
-      secret,
-      urls: new PlaybackUrls(secret, config.playbackTokenTtlSeconds),
-      // Fixed one-window counter in the shared Redis, so every API node counts together.
-      rateLimit: async (key, limit, windowSeconds) => {
-        const bucket = `rl:${key}:${Math.floor(Date.now() / 1000 / windowSeconds)}`;
-        const [[, count]] = (await redis.multi().incr(bucket).expire(bucket, windowSeconds).exec()) as [
-          [null, number],
-        ];
-        return count <= limit;
-      },
-      health: async () => ({
-        redis: await redis.ping().then(
-          (r) => r === 'PONG',
-          () => false,
-        ),
-        database: await sql`select 1`.execute(db).then(
-          () => true,
-          () => false,
-        ),
-      }),
-    });
-    // The origin (`/s/...`) takes every viewer's every request: it bypasses Express.
-    const origin = createOriginHandler({ db, storage, secret, cacheBytes: config.originCacheBytes });
-    const server = http.createServer((req, res) => {
-      if (req.url?.startsWith('/s/')) origin(req, res);
-      else void app(req, res);
-    });
-    server.keepAliveTimeout = 65_000;
-    // Uploads of long recordings take a while; do not cut them off.
-    server.requestTimeout = 0;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // A deep accept queue: a crowd joining at once must not lose SYNs (1 s and 3 s retransmits).
-      server.listen(config.port, config.host, 4096, resolve);
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const url = `http://127.0.0.1:${port}`;
+    let url: string;
+    if (config.httpProcesses > 1) {
+      const port = await startHttpCluster(
+        config,
+        { ...env, REDIS_URL: redisUrl, ONAIR_SECRET: secret },
+        cleanups,
+      );
+      url = `http://127.0.0.1:${port}`;
+    } else {
+      const server = await createHttpServer({ config, db, storage, redis, queues, secret, log });
+      const port = await listen(server, config.port, config.host);
+      cleanups.push(() => closeServer(server));
+      url = `http://127.0.0.1:${port}`;
+    }
 
     const supervisor = new WorkerSupervisor(
       config.workers,

@@ -4,7 +4,7 @@
  * media playlist, at 200 and 1,000 connections. onair is measured through its signed URLs (token
  * check, scope lookup, revision check included); nginx serves the folder as plain static files.
  * Needs Debian's wrk and nginx (apt-get install wrk nginx-light).
- * Reproduce: npm run bench -- origin   (BENCH_DURATION=10 seconds per run by default)
+ * Reproduce: npm run bench -- origin   (BENCH_DURATION=10 s per run, BENCH_HTTP_PROCESSES=cores by default)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +17,8 @@ import { makeSource } from '../helpers/media.ts';
 import { table } from './measure.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+/** onair's HTTP processes for the run (HTTP_PROCESSES): one per core is the large-event setting. */
+const HTTP_PROCESSES = process.env.BENCH_HTTP_PROCESSES ?? String(os.cpus().length);
 const root = path.resolve(import.meta.dirname, '../..');
 
 interface WrkResult {
@@ -104,6 +106,7 @@ export async function run(): Promise<void> {
       cwd: root,
       env: {
         ...process.env,
+        HTTP_PROCESSES,
         PORT: String(port),
         HOST: '127.0.0.1',
         DATA_DIR: dataDir,
@@ -207,7 +210,7 @@ export async function run(): Promise<void> {
       }
     }
     console.log(
-      `\nOrigin, ${os.cpus().length} cores, wrk -t2 ${DURATION}s per run; 720p segment ${segmentBytes} bytes; playlist ${playlist.segments.length} segments\n`,
+      `\nOrigin, ${os.cpus().length} cores, onair HTTP_PROCESSES=${HTTP_PROCESSES}, wrk -t2 ${DURATION}s per run; 720p segment ${segmentBytes} bytes; playlist ${playlist.segments.length} segments\n`,
     );
     console.log(table(rows));
     console.log('');

@@ -120,6 +120,34 @@ describe('npm start lifecycle', () => {
   });
 });
 
+describe('HTTP_PROCESSES', () => {
+  it('serves the API and the origin from several processes on one port, and stops them all', async () => {
+    const server = await startTestServer({ HTTP_PROCESSES: '2' });
+    try {
+      const source = await makeSource(path.join(work, 'cluster.mp4'), {
+        width: 640,
+        height: 360,
+        seconds: 3,
+      });
+      const asset = await server.client.waitForAsset(
+        (await server.client.upload(source, 'cluster')).id,
+        undefined,
+        200,
+      );
+      expect(asset.status, asset.error ?? '').toBe('ready');
+      // Both processes answer with the same signing secret: every request succeeds.
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, async () => (await fetch(asset.playback!.master)).status),
+      );
+      expect(new Set(statuses)).toEqual(new Set([200]));
+      expect(processesMentioning('http-worker.ts').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await server.close();
+    }
+    expect(processesMentioning('http-worker.ts')).toEqual([]);
+  });
+});
+
 describe('transient failures', () => {
   it('retries a job whose ffmpeg fails once, and the asset ends ready', async () => {
     // An ffmpeg that crashes on its first transcode, as a full disk or an OOM kill would.

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { loadConfig } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { closeServer, createHttpServer, listen } from './http/server.ts';
+import { createLogger } from './log.ts';
+import { JobQueues } from './queue/catalogue.ts';
+import { connectRedis } from './queue/redis.ts';
+import { LocalStorage } from './storage/local-storage.ts';
+
+/**
+ * An extra HTTP process (HTTP_PROCESSES > 1): the cluster primary in `src/main.ts` has already
+ * migrated the database and chosen the secret; this process only serves. Cluster workers share
+ * the primary's listening port.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.redisUrl || !config.secret)
+    throw new Error('http worker started without REDIS_URL or ONAIR_SECRET');
+  const log = createLogger(config.logLevel, { role: 'http', pid: process.pid });
+  const db = openDatabase(config);
+  const storage = new LocalStorage(path.join(config.dataDir, 'media'));
+  const redis = connectRedis(config.redisUrl);
+  const queues = new JobQueues(redis);
+  const server = await createHttpServer({ config, db, storage, redis, queues, secret: config.secret, log });
+  await listen(server, config.port, config.host);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await closeServer(server);
+      await queues.close();
+      redis.disconnect();
+      await db.destroy();
+      process.exit(0);
+    })();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.once('disconnect', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
