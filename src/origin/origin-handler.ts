@@ -39,6 +39,8 @@ interface Resolved {
   asset: AssetRow;
   /** The revision still being encoded: its playlists change. */
   growing: boolean;
+  /** Its folder on disk, or undefined on remote storage. */
+  root: string | undefined;
 }
 
 interface CachedFile {
@@ -121,7 +123,11 @@ export function createOriginHandler(opts: OriginOptions) {
     }
     const published = asset?.status === 'ready' && asset.revision === revision;
     const growing = asset?.status !== 'ready' && asset?.preview_revision === revision;
-    const value = expired ? 'expired' : asset && (published || growing) ? { asset, growing } : 'missing';
+    const value = expired
+      ? 'expired'
+      : asset && (published || growing)
+        ? { asset, growing, root: opts.storage.localDir(revisionPrefix(asset.id, revision)) }
+        : 'missing';
     if (scopes.size > 10_000) scopes.clear();
     scopes.set(key, { at: now(), value });
     return value;
@@ -183,9 +189,8 @@ export function createOriginHandler(opts: OriginOptions) {
     const resolved = await resolve(scope, id, revision);
     if (resolved === 'expired') return end(res, 403, 'replay expired');
     if (resolved === 'missing') return end(res, 404);
-    const root = opts.storage.localDir(revisionPrefix(resolved.asset.id, revision));
-    if (!root) return end(res, 501);
-    const filePath = path.join(root, rel);
+    if (!resolved.root) return end(res, 501);
+    const filePath = path.join(resolved.root, rel);
     const file = await load(filePath, resolved.growing);
     if (!file) return end(res, 404);
 
