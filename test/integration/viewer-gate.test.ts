@@ -394,6 +394,34 @@ describe("the viewer's data", () => {
     }
   });
 
+  it('never writes emails or names to the logs', async () => {
+    const written: string[] = [];
+    const original = {
+      out: process.stdout.write.bind(process.stdout),
+      err: process.stderr.write.bind(process.stderr),
+    };
+    const capture =
+      (write: typeof process.stdout.write) =>
+      (chunk: unknown, ...rest: unknown[]): boolean => {
+        written.push(String(chunk));
+        return (write as (c: unknown, ...r: unknown[]) => boolean)(chunk, ...rest);
+      };
+    process.stdout.write = capture(original.out);
+    process.stderr.write = capture(original.err);
+    try {
+      const event = await createEvent({ gate: { ...GATE, fields: { name: 'required', company: 'off' } } });
+      await registerAs(event, { email: 'secret.person@example.com' }); // name missing: refused
+      await registerAs(event, { email: 'secret.person@example.com', name: 'Very Secret Name' });
+      await registerAs(event, { email: 'secret.person@example', name: 'Very Secret Name' }); // invalid email
+    } finally {
+      process.stdout.write = original.out;
+      process.stderr.write = original.err;
+    }
+    const log = written.join('');
+    expect(log).not.toContain('secret.person');
+    expect(log).not.toContain('Very Secret Name');
+  });
+
   it('rate-limits registration per IP', async () => {
     const event = await createEvent();
     const statuses: number[] = [];
