@@ -148,9 +148,9 @@ export interface RegistrantStats extends RegistrantRow {
 export async function listRegistrantsWithStats(
   db: Db,
   eventId: string,
-  opts: { limit: number; offset: number },
+  opts: { limit: number; offset: number; registrantId?: string },
 ): Promise<RegistrantStats[]> {
-  const rows = await db
+  let query = db
     .selectFrom('registrants')
     .leftJoin('view_sessions', 'view_sessions.registrant_id', 'registrants.id')
     .selectAll('registrants')
@@ -158,7 +158,9 @@ export async function listRegistrantsWithStats(
       sql<number>`coalesce(sum(view_sessions.seconds_watched), 0)`.as('seconds_watched'),
       sql<number>`coalesce(max(view_sessions.furthest_position), 0)`.as('furthest_position'),
     ])
-    .where('registrants.event_id', '=', eventId)
+    .where('registrants.event_id', '=', eventId);
+  if (opts.registrantId) query = query.where('registrants.id', '=', opts.registrantId);
+  const rows = await query
     .groupBy('registrants.id')
     .orderBy('registrants.created_at')
     .orderBy('registrants.id')

@@ -66,8 +66,7 @@ export async function registrantsCsv(db: Db, event: EventRow): Promise<string> {
 
 /** One viewer's own data (GDPR art. 15 and 20): everything onair holds about them for this event. */
 export async function registrantData(db: Db, event: EventRow, registrantId: string) {
-  const page = await listRegistrantsWithStats(db, event.id, { limit: 100_000, offset: 0 });
-  const me = page.find((r) => r.id === registrantId);
+  const [me] = await listRegistrantsWithStats(db, event.id, { limit: 1, offset: 0, registrantId });
   if (!me) return undefined;
   const duration = await durationOf(db, event);
   const consents = await consentsOf(db, registrantId);
