@@ -2,6 +2,8 @@
 export interface ProgressBlock {
   readonly outTimeSeconds?: number;
   readonly speed?: number;
+  readonly fps?: number;
+  readonly droppedFrames?: number;
   readonly ended: boolean;
 }
 
@@ -13,9 +15,13 @@ export function parseProgressBlock(lines: readonly string[]): ProgressBlock {
   }
   const outUs = Number(values.get('out_time_us') ?? values.get('out_time_ms'));
   const speed = Number.parseFloat(values.get('speed') ?? '');
+  const fps = Number.parseFloat(values.get('fps') ?? '');
+  const dropped = Number.parseInt(values.get('drop_frames') ?? '', 10);
   return {
     ...(Number.isFinite(outUs) && outUs >= 0 ? { outTimeSeconds: outUs / 1e6 } : {}),
     ...(Number.isFinite(speed) ? { speed } : {}),
+    ...(Number.isFinite(fps) ? { fps } : {}),
+    ...(Number.isFinite(dropped) ? { droppedFrames: dropped } : {}),
     ended: values.get('progress') === 'end',
   };
 }

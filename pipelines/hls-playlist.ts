@@ -3,11 +3,18 @@
 export interface MediaSegment {
   readonly uri: string;
   readonly duration: number;
+  /** A break in timestamps/encoding before this segment (an encoder reconnect, a worker takeover). */
+  readonly discontinuity?: boolean;
+  /** Init segment for this and the following segments, when it differs from the one before. */
+  readonly mapUri?: string;
+  /** Wall-clock time of the segment's first sample (ISO 8601). */
+  readonly programDateTime?: string;
 }
 
 export interface MediaPlaylist {
   readonly targetDuration: number;
   readonly mediaSequence: number;
+  readonly discontinuitySequence?: number;
   readonly playlistType?: 'EVENT' | 'VOD';
   readonly mapUri?: string;
   readonly segments: readonly MediaSegment[];
@@ -27,27 +34,39 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
   let playlistType: MediaPlaylist['playlistType'];
   let mapUri: string | undefined;
   let ended = false;
+  let discontinuitySequence = 0;
   let pendingDuration: number | undefined;
+  let pending: { discontinuity?: true; mapUri?: string; programDateTime?: string } = {};
   const segments: MediaSegment[] = [];
   for (const line of lines.slice(1)) {
     if (line === '') continue;
     if (line.startsWith('#EXT-X-TARGETDURATION:')) targetDuration = Number(line.slice(22));
     else if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) mediaSequence = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-DISCONTINUITY-SEQUENCE:'))
+      discontinuitySequence = Number(line.slice(30));
+    else if (line === '#EXT-X-DISCONTINUITY') pending.discontinuity = true;
+    else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pending.programDateTime = line.slice(25);
     else if (line.startsWith('#EXT-X-PLAYLIST-TYPE:')) {
       const type = line.slice(21);
       if (type === 'EVENT' || type === 'VOD') playlistType = type;
-    } else if (line.startsWith('#EXT-X-MAP:')) mapUri = attribute(line, 'URI');
-    else if (line.startsWith('#EXTINF:')) pendingDuration = Number(line.slice(8).split(',')[0]);
+    } else if (line.startsWith('#EXT-X-MAP:')) {
+      const uri = attribute(line, 'URI');
+      // The first map is the playlist's; a later one (after a discontinuity) belongs to its segments.
+      if (segments.length === 0 && !mapUri) mapUri = uri;
+      else if (uri) pending.mapUri = uri;
+    } else if (line.startsWith('#EXTINF:')) pendingDuration = Number(line.slice(8).split(',')[0]);
     else if (line === '#EXT-X-ENDLIST') ended = true;
     else if (!line.startsWith('#')) {
       if (pendingDuration === undefined) throw new Error(`segment ${line} has no #EXTINF`);
-      segments.push({ uri: line, duration: pendingDuration });
+      segments.push({ uri: line, duration: pendingDuration, ...pending });
       pendingDuration = undefined;
+      pending = {};
     }
   }
   return {
     targetDuration,
     mediaSequence,
+    ...(discontinuitySequence > 0 ? { discontinuitySequence } : {}),
     ...(playlistType ? { playlistType } : {}),
     ...(mapUri ? { mapUri } : {}),
     segments,
@@ -70,25 +89,64 @@ export function segmentAt(
   return undefined;
 }
 
+/** The init segment in effect for segment `index` (the last EXT-X-MAP at or before it). */
+export function mapUriAt(playlist: MediaPlaylist, index: number): string | undefined {
+  for (let i = Math.min(index, playlist.segments.length - 1); i >= 0; i--) {
+    const uri = playlist.segments[i]!.mapUri;
+    if (uri) return uri;
+  }
+  return playlist.mapUri;
+}
+
 /** RFC 8216 4.3.3.1: every EXTINF, rounded to the nearest integer, must not exceed it. */
 export function targetDurationOf(segments: readonly MediaSegment[]): number {
   return Math.max(1, ...segments.map((s) => Math.round(s.duration)));
 }
 
-/** Rewrites a finished EVENT playlist as the final VOD playlist. */
-export function writeVodMediaPlaylist(playlist: MediaPlaylist): string {
+/**
+ * Writes a media playlist. Live windows pass the media and discontinuity sequence of their first
+ * listed segment; EXT-X-MAP is repeated wherever the init segment changes (after a discontinuity).
+ */
+export function writeMediaPlaylist(playlist: MediaPlaylist): string {
   const out = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${targetDurationOf(playlist.segments)}`,
-    '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
+    `#EXT-X-TARGETDURATION:${Math.max(playlist.targetDuration, targetDurationOf(playlist.segments))}`,
+    `#EXT-X-MEDIA-SEQUENCE:${playlist.mediaSequence}`,
   ];
-  if (playlist.mapUri) out.push(`#EXT-X-MAP:URI="${playlist.mapUri}"`);
-  for (const s of playlist.segments) out.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
-  out.push('#EXT-X-ENDLIST');
+  if (playlist.discontinuitySequence) {
+    out.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`);
+  }
+  if (playlist.playlistType) out.push(`#EXT-X-PLAYLIST-TYPE:${playlist.playlistType}`);
+  out.push('#EXT-X-INDEPENDENT-SEGMENTS');
+  let map = playlist.mapUri;
+  if (map) out.push(`#EXT-X-MAP:URI="${map}"`);
+  for (const [i, s] of playlist.segments.entries()) {
+    if (s.discontinuity) out.push('#EXT-X-DISCONTINUITY');
+    if (s.mapUri && s.mapUri !== map) {
+      map = s.mapUri;
+      out.push(`#EXT-X-MAP:URI="${map}"`);
+    }
+    // Stamped at the start and after every break, which is where clients re-anchor.
+    if (s.programDateTime && (i === 0 || s.discontinuity)) {
+      out.push(`#EXT-X-PROGRAM-DATE-TIME:${s.programDateTime}`);
+    }
+    out.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
+  }
+  if (playlist.ended) out.push('#EXT-X-ENDLIST');
   return out.join('\n') + '\n';
+}
+
+/** Rewrites a finished EVENT playlist (or a live recording's) as the final VOD playlist. */
+export function writeVodMediaPlaylist(playlist: MediaPlaylist): string {
+  const { discontinuitySequence: _dropped, ...rest } = playlist;
+  return writeMediaPlaylist({
+    ...rest,
+    targetDuration: 0,
+    mediaSequence: 0,
+    playlistType: 'VOD',
+    ended: true,
+  });
 }
 
 export interface SizedSegment {

@@ -93,6 +93,26 @@ function videoFacts(stream: ProbeStream): VideoFacts | undefined {
   };
 }
 
+/** The video and audio a live feed carries (a live probe has no duration to judge). */
+export function judgeLiveSource(report: ProbeReport): { video?: VideoFacts; audio?: AudioFacts } {
+  const streams = report.streams ?? [];
+  const videoStream = streams.find((s) => s.codec_type === 'video');
+  const audioStream = streams.find((s) => s.codec_type === 'audio' && (s.channels ?? 0) > 0);
+  const video = videoStream ? videoFacts(videoStream) : undefined;
+  return {
+    ...(video ? { video } : {}),
+    ...(audioStream
+      ? {
+          audio: {
+            codec: audioStream.codec_name ?? 'unknown',
+            channels: audioStream.channels ?? 2,
+            sampleRate: toNumber(audioStream.sample_rate) ?? 48_000,
+          },
+        }
+      : {}),
+  };
+}
+
 /**
  * Decides whether a probed upload can become a stream, and if so distils its facts.
  * Refusals carry a reason written for the marketer who uploaded the file.

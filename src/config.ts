@@ -50,6 +50,41 @@ const EnvSchema = z.object({
   ORIGIN_CACHE_SIZE: bytes.default(256 * 1024 ** 2),
   /** HTTP processes (API + origin) sharing the port; 1 serves from the main process itself. */
   HTTP_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+  /** RTMP ingest (OBS): `npm start` runs it unless INGEST=off; `npm run ingest` runs it alone. */
+  INGEST: z.enum(['on', 'off']).default('on'),
+  RTMP_PORT: z.coerce.number().int().min(0).max(65535).default(1935),
+  RTMP_HOST: z.string().default('0.0.0.0'),
+  /** What presenters paste into OBS as the server (defaults to rtmp://<PUBLIC_URL host>:RTMP_PORT/live). */
+  RTMP_PUBLIC_URL: z
+    .string()
+    .regex(/^rtmps?:\/\//, 'an rtmp:// or rtmps:// URL')
+    .optional(),
+  /** Host workers pull this ingest's streams from (another machine's workers need a routable one). */
+  INGEST_ADVERTISE_HOST: z.string().default('127.0.0.1'),
+  /** Live segment length: short segments are what keeps glass-to-glass latency low. */
+  LIVE_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(6).default(1),
+  /** How far back live viewers can seek. */
+  LIVE_DVR_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(6 * 3600)
+    .default(120),
+  /** An encoder that drops may come back within this long and the event stays live. */
+  LIVE_RECONNECT_GRACE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  /** How long before its start time a live event accepts a stream (rehearsals, sound checks). */
+  LIVE_EARLY_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 60)
+    .default(60),
+  /** `auto` copies an H.264 source as the top rung; `off` encodes every rung. */
+  LIVE_PASSTHROUGH: z.enum(['auto', 'off']).default('auto'),
+  /** Live streams one worker process carries at once. */
+  LIVE_STREAMS_PER_WORKER: z.coerce.number().int().min(1).max(64).default(4),
+  /** Lock of a live job: a worker that dies loses its streams to another after this long. */
+  LIVE_LOCK_MS: z.coerce.number().int().min(1000).default(4000),
 });
 
 export type Config = Readonly<{
@@ -76,6 +111,20 @@ export type Config = Readonly<{
   registerPerMinute: number;
   originCacheBytes: number;
   httpProcesses: number;
+  ingest: boolean;
+  rtmpPort: number;
+  rtmpHost: string;
+  rtmpPublicUrl: string | undefined;
+  ingestAdvertiseHost: string;
+  live: {
+    segmentSeconds: number;
+    dvrSeconds: number;
+    reconnectGraceSeconds: number;
+    earlyMinutes: number;
+    passthrough: boolean;
+    streamsPerWorker: number;
+    lockMs: number;
+  };
 }>;
 
 /** Parses the environment once into a frozen, typed configuration; throws a readable error. */
@@ -111,5 +160,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registerPerMinute: e.REGISTER_RATE_PER_MINUTE,
     originCacheBytes: e.ORIGIN_CACHE_SIZE,
     httpProcesses: e.HTTP_PROCESSES,
+    ingest: e.INGEST === 'on',
+    rtmpPort: e.RTMP_PORT,
+    rtmpHost: e.RTMP_HOST,
+    rtmpPublicUrl: e.RTMP_PUBLIC_URL?.replace(/\/$/, ''),
+    ingestAdvertiseHost: e.INGEST_ADVERTISE_HOST,
+    live: Object.freeze({
+      segmentSeconds: e.LIVE_SEGMENT_SECONDS,
+      dvrSeconds: e.LIVE_DVR_SECONDS,
+      reconnectGraceSeconds: e.LIVE_RECONNECT_GRACE_SECONDS,
+      earlyMinutes: e.LIVE_EARLY_MINUTES,
+      passthrough: e.LIVE_PASSTHROUGH === 'auto',
+      streamsPerWorker: e.LIVE_STREAMS_PER_WORKER,
+      lockMs: e.LIVE_LOCK_MS,
+    }),
   });
 }

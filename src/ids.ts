@@ -1,8 +1,13 @@
 import crypto from 'node:crypto';
 
 /** Unguessable identifiers: a short type prefix and 96 random bits, URL-safe. */
-export function newId(prefix: 'acc' | 'key' | 'as' | 'rev' | 'ev' | 'rg' | 'cs'): string {
+export function newId(prefix: 'acc' | 'key' | 'as' | 'rev' | 'ev' | 'rg' | 'cs' | 'wh' | 'whsec'): string {
   return `${prefix}_${crypto.randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
+}
+
+/** A presenter's RTMP stream key: 192 random bits in the characters every encoder accepts. */
+export function newStreamKey(): string {
+  return `live_${crypto.randomBytes(24).toString('base64url')}`;
 }
 
 export function nowIso(): string {

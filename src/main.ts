@@ -7,13 +7,16 @@ import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
 import { connectRedis } from './queue/redis.ts';
-import { startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
+import net from 'node:net';
+import { freePort, startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
 import { LocalStorage } from './storage/local-storage.ts';
 import { loadSecret } from './services/secret.ts';
 
 export interface RunningServer {
   readonly url: string;
+  /** Where presenters push (undefined with INGEST=off). */
+  readonly rtmpUrl: string | undefined;
   readonly redisUrl: string;
   /** Set on first start when no ONAIR_API_KEY was given. */
   readonly generatedApiKey: string | undefined;
@@ -76,9 +79,14 @@ async function startHttpCluster(
  * environment `config` was parsed from) so they read the same settings.
  */
 export async function startServer(
-  config: Config,
+  givenConfig: Config,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningServer> {
+  // RTMP_PORT=0 (tests) picks a free port here, so the API can show the real one.
+  const config: Config =
+    givenConfig.ingest && givenConfig.rtmpPort === 0
+      ? { ...givenConfig, rtmpPort: await freePort() }
+      : givenConfig;
   const log = createLogger(config.logLevel, { role: 'server' });
   let embedded: EmbeddedRedis | undefined;
   const cleanups: (() => Promise<void>)[] = [];
@@ -112,16 +120,36 @@ export async function startServer(
       .selectFrom('assets')
       .select('id')
       .where('status', 'in', ['uploaded', 'processing'])
+      // Live recordings belong to their live job, not the transcoder.
+      .where('source_key', 'not like', 'live/%')
       .execute();
     for (const { id } of unfinished) await queues.add('transcode-vod', { assetId: id }, id);
 
+    const childEnv = {
+      ...env,
+      REDIS_URL: redisUrl,
+      DATA_DIR: config.dataDir,
+      ONAIR_SECRET: secret,
+      RTMP_PORT: String(config.rtmpPort),
+    };
+    if (config.ingest) {
+      // Its own process: node-media-server exits the process when it cannot listen.
+      const ingest = new WorkerSupervisor(
+        1,
+        childEnv,
+        log,
+        path.resolve(import.meta.dirname, 'live/ingest-main.ts'),
+        'ingest',
+      );
+      ingest.start();
+      cleanups.push(() => ingest.stop());
+      await waitForPort(config.rtmpPort, 20_000);
+      log.info('rtmp ingest up', { port: config.rtmpPort });
+    }
+
     let url: string;
     if (config.httpProcesses > 1) {
-      const port = await startHttpCluster(
-        config,
-        { ...env, REDIS_URL: redisUrl, ONAIR_SECRET: secret },
-        cleanups,
-      );
+      const port = await startHttpCluster(config, childEnv, cleanups);
       url = `http://127.0.0.1:${port}`;
     } else {
       const server = await createHttpServer({ config, db, storage, redis, queues, secret, log });
@@ -130,11 +158,7 @@ export async function startServer(
       url = `http://127.0.0.1:${port}`;
     }
 
-    const supervisor = new WorkerSupervisor(
-      config.workers,
-      { ...env, REDIS_URL: redisUrl, DATA_DIR: config.dataDir },
-      log,
-    );
+    const supervisor = new WorkerSupervisor(config.workers, childEnv, log);
     supervisor.start();
     cleanups.push(() => supervisor.stop());
     log.info('onair listening', { url, workers: config.workers });
@@ -142,6 +166,7 @@ export async function startServer(
     let closing: Promise<void> | undefined;
     return {
       url,
+      rtmpUrl: config.ingest ? `rtmp://127.0.0.1:${config.rtmpPort}/live` : undefined,
       redisUrl,
       generatedApiKey: generatedKey,
       workerPids: () => supervisor.pids(),
@@ -159,6 +184,24 @@ export async function startServer(
   }
 }
 
+/** Resolves once something accepts TCP connections on the loopback port. */
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`the RTMP ingest did not open port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config);
@@ -168,6 +211,8 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(`onair is up at ${config.publicUrl ?? server.url}\n`);
+  if (server.rtmpUrl)
+    process.stdout.write(`presenters stream to ${config.rtmpPublicUrl ?? server.rtmpUrl}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

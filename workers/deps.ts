@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import type { JobQueues } from '../src/queue/catalogue.ts';
 import type { Config } from '../src/config.ts';
 import type { Db } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
@@ -9,4 +11,6 @@ export interface WorkerDeps {
   readonly storage: Storage;
   readonly config: Config;
   readonly log: Logger;
+  readonly redis: Redis;
+  readonly queues: JobQueues;
 }

@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job, type WorkerOptions } from 'bullmq';
 import { loadConfig, type Config } from '../src/config.ts';
 import { migrateToLatest, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
@@ -7,16 +7,23 @@ import { connectRedis } from '../src/queue/redis.ts';
 import { LocalStorage } from '../src/storage/local-storage.ts';
 import type { WorkerDeps } from './deps.ts';
 import { createRetentionSweepProcessor } from './retention-sweep.ts';
-import { createTranscodeVodProcessor, type TranscodeJob } from './transcode-vod.ts';
+import { createTranscodeVodProcessor } from './transcode-vod.ts';
+import { createLiveStreamProcessor } from './live-stream.ts';
+import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
+import { JobQueues } from '../src/queue/catalogue.ts';
 import path from 'node:path';
 
-type Processor = (job: TranscodeJob, token?: string, signal?: AbortSignal) => Promise<void>;
+// Each processor narrows the payload itself; the table only needs the common call shape.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Processor = (job: Job<any>, token?: string, signal?: AbortSignal) => Promise<void>;
 
 /** Every job name maps to its processor: adding a job to the catalogue without one fails to compile. */
 function processors(deps: WorkerDeps): Record<JobName, Processor> {
   return {
     'transcode-vod': createTranscodeVodProcessor(deps),
     'retention-sweep': createRetentionSweepProcessor(deps),
+    'live-stream': createLiveStreamProcessor(deps),
+    'deliver-webhook': createDeliverWebhookProcessor(deps),
   };
 }
 
@@ -32,7 +39,28 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
   await migrateToLatest(db);
   const storage = new LocalStorage(path.join(config.dataDir, 'media'));
   const connection = connectRedis(config.redisUrl);
-  const table = processors({ db, storage, config, log });
+  const redis = connectRedis(config.redisUrl);
+  const queues = new JobQueues(redis);
+  const table = processors({ db, storage, config, log, redis, queues });
+
+  /** Live jobs run for hours and must move quickly to another worker if this one dies. */
+  const optionsFor = (queue: string): Partial<WorkerOptions> =>
+    queue === 'live'
+      ? {
+          concurrency: config.live.streamsPerWorker,
+          lockDuration: config.live.lockMs,
+          stalledInterval: Math.max(500, Math.floor(config.live.lockMs / 2)),
+          maxStalledCount: 1000,
+        }
+      : queue === 'webhooks'
+        ? { concurrency: 8, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 3 }
+        : {
+            concurrency: config.workerConcurrency,
+            lockDuration: config.jobLockMs,
+            stalledInterval: Math.max(1000, Math.floor(config.jobLockMs / 2)),
+            // A worker killed mid-job is "stalled", not failed: the job runs again elsewhere.
+            maxStalledCount: 3,
+          };
 
   const workers = QUEUE_NAMES.map(
     (queue) =>
@@ -43,16 +71,9 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
           const processor = table[name];
           if (!processor || jobCatalogue[name].queue !== queue)
             throw new Error(`no processor for ${job.name}`);
-          return processor(job as TranscodeJob, token, signal);
+          return processor(job, token, signal);
         },
-        {
-          connection,
-          concurrency: config.workerConcurrency,
-          lockDuration: config.jobLockMs,
-          stalledInterval: Math.max(1000, Math.floor(config.jobLockMs / 2)),
-          // A worker killed mid-job is "stalled", not failed: the job runs again elsewhere.
-          maxStalledCount: 3,
-        },
+        { connection, ...optionsFor(queue) },
       ),
   );
   for (const w of workers) {
@@ -69,7 +90,9 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
       closing ??= (async () => {
         for (const w of workers) w.cancelAllJobs('shutdown');
         await Promise.all(workers.map((w) => w.close()));
+        await queues.close();
         connection.disconnect();
+        redis.disconnect();
         await db.destroy();
       })();
       return closing;

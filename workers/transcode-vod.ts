@@ -1,18 +1,18 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { parseMediaPlaylist, segmentAt } from '../pipelines/hls-playlist.ts';
 import { judgeSource, type SourceFacts } from '../pipelines/source-facts.ts';
 import { fitInside, stillsInterval } from '../pipelines/storyboard.ts';
-import { buildPosterArgs, buildVodTranscodeArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
+import { buildVodTranscodeArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder, type Ladder } from '../pipelines/vod-ladder.ts';
 import { countAttempt, findAsset, updateAsset } from '../src/db/assets.ts';
 import { newId } from '../src/ids.ts';
 import { MediaToolError, probeMedia, reapFfmpeg, runFfmpeg } from '../src/media/ffmpeg.ts';
 import { finalizeHls, writePreviewMaster } from '../src/media/hls-output.ts';
-import { writePoster, writeStoryboard, writeThumbnails } from '../src/media/images.ts';
+import { cutPoster, writePoster, writeStoryboard, writeThumbnails } from '../src/media/images.ts';
 import { assetPrefix, revisionPrefix } from '../src/media/layout.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
+import { emitWebhook } from '../src/services/webhooks.ts';
 import type { WorkerDeps } from './deps.ts';
 
 /** Share of the progress bar given to the encode; images and publishing take the rest. */
@@ -38,6 +38,7 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
     const { assetId } = job.data;
     const asset = await findAsset(db, assetId);
     if (!asset) return; // deleted before we got to it
+    if (asset.source_key.startsWith('live/')) return; // a live recording: its live job publishes it
     await countAttempt(db, assetId);
     const jobLog = log.child({ assetId, jobId: job.id, attempt: job.attemptsMade + 1 });
 
@@ -126,6 +127,10 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
       await job.updateProgress({ stage: 'done', percent: 100 });
       if (asset.revision) await storage.deletePrefix(revisionPrefix(assetId, asset.revision));
       jobLog.info('asset ready', { renditions: renditions.map((r) => `${r.name}:${r.peakBitrate}`) });
+      await emitWebhook(db, deps.queues, asset.account_id, 'asset.ready', assetId, {
+        assetId,
+        durationSeconds: facts.durationSeconds,
+      });
     } catch (err) {
       await storage.deletePrefix(revisionPrefix(assetId, revision)).catch(() => undefined);
       if (err instanceof AssetGoneError || !(await findAsset(db, assetId))) {
@@ -211,23 +216,19 @@ async function makeImages(
   const top = ladder?.rungs[0];
   if (!plan.stills || !top) return { poster: false, storyboard: false };
   // Poster: a frame a little into the talk (past fades and title cards), from the top rung.
-  const posterFrame = path.join(workDir, 'poster.png');
-  const rungDir = path.join(outDir, top.name);
-  const playlist = parseMediaPlaylist(await fs.readFile(path.join(rungDir, 'index.m3u8'), 'utf8'));
-  const at = segmentAt(playlist.segments, Math.min(facts.durationSeconds * 0.1, 10));
-  if (at && playlist.mapUri) {
-    const input = path.join(workDir, 'poster-source.mp4');
-    await fs.writeFile(input, await fs.readFile(path.join(rungDir, playlist.mapUri)));
-    await fs.appendFile(input, await fs.readFile(path.join(rungDir, playlist.segments[at.index]!.uri)));
-    await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: at.offset, file: posterFrame }));
-  }
+  const posterFrame = await cutPoster(
+    path.join(outDir, top.name),
+    Math.min(facts.durationSeconds * 0.1, 10),
+    workDir,
+    ffmpegPath,
+  );
   const files = await fs.readdir(workDir);
   const stills = files
     .filter((f) => f.startsWith('still_'))
     .sort()
     .map((f) => path.join(workDir, f));
-  const poster = files.includes('poster.png');
-  if (poster) await writePoster(posterFrame, outDir);
+  const poster = posterFrame !== undefined;
+  if (posterFrame) await writePoster(posterFrame, outDir);
   await writeThumbnails(stills, outDir, 5);
   const tile = fitInside(plan.stills.width, plan.stills.height, 160);
   const sheets = await writeStoryboard({

@@ -1,5 +1,5 @@
 import type { Selectable, Updateable } from 'kysely';
-import { newId, newWebinarId, nowIso } from '../ids.ts';
+import { newId, newStreamKey, newWebinarId, nowIso } from '../ids.ts';
 import type { Db } from './database.ts';
 import type { EventsTable, EventType } from './schema.ts';
 
@@ -55,6 +55,10 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
       ended_at: null,
       created_at: now,
       updated_at: now,
+      stream_key: e.type === 'live' ? newStreamKey() : null,
+      stream_key_disabled: 0,
+      live_status: 'idle',
+      live_started_at: null,
     };
     try {
       await db.insertInto('events').values(row).execute();
@@ -76,6 +80,14 @@ export async function findAccountEvent(db: Db, accountId: string, id: string): P
 
 export async function findEventByWebinarId(db: Db, webinarId: string): Promise<EventRow | undefined> {
   return db.selectFrom('events').selectAll().where('webinar_id', '=', webinarId).executeTakeFirst();
+}
+
+export async function findEventByStreamKey(db: Db, streamKey: string): Promise<EventRow | undefined> {
+  return db.selectFrom('events').selectAll().where('stream_key', '=', streamKey).executeTakeFirst();
+}
+
+export async function findEvent(db: Db, id: string): Promise<EventRow | undefined> {
+  return db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 export async function listAccountEvents(

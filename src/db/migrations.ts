@@ -118,6 +118,32 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('view_sessions_event').on('view_sessions').column('event_id').execute();
     },
   },
+  '0003_live_webhooks': {
+    async up(db: Kysely<unknown>) {
+      // SQLite adds one column per ALTER TABLE.
+      await db.schema.alterTable('events').addColumn('stream_key', 'text').execute();
+      await db.schema
+        .alterTable('events')
+        .addColumn('stream_key_disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('events')
+        .addColumn('live_status', 'text', (c) => c.notNull().defaultTo('idle'))
+        .execute();
+      await db.schema.alterTable('events').addColumn('live_started_at', 'text').execute();
+      await db.schema.createIndex('events_stream_key').on('events').column('stream_key').unique().execute();
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('events_json', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('webhooks_account').on('webhooks').column('account_id').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

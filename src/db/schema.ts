@@ -64,6 +64,27 @@ export interface EventsTable {
   ended_at: string | null;
   created_at: string;
   updated_at: string;
+  /** Live events: the presenter's RTMP stream key (128-bit random), rotatable. */
+  stream_key: string | null;
+  stream_key_disabled: Generated<number>;
+  live_status: Generated<LiveStatus>;
+  live_started_at: string | null;
+}
+
+/** `idle` until the first segment is out, `reconnecting` while the encoder is away, then `ended`. */
+export type LiveStatus = 'idle' | 'live' | 'reconnecting' | 'ended';
+
+export type WebhookEventType = 'live.started' | 'live.ended' | 'asset.ready';
+
+export interface WebhooksTable {
+  id: string;
+  account_id: string;
+  url: string;
+  /** Signing secret shared with the receiver (HMAC-SHA256 of each body). */
+  secret: string;
+  /** Subscribed event types (JSON array). */
+  events_json: string;
+  created_at: string;
 }
 
 export interface RegistrantsTable {
@@ -108,4 +129,5 @@ export interface Database {
   registrants: RegistrantsTable;
   consents: ConsentsTable;
   view_sessions: ViewSessionsTable;
+  webhooks: WebhooksTable;
 }

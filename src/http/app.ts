@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { type Request } from 'express';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { findAsset } from '../db/assets.ts';
@@ -15,6 +16,7 @@ import { requireApiKey } from './auth.ts';
 import { errorHandler, HttpError } from './errors.ts';
 import { eventRoutes } from './events-routes.ts';
 import { viewerRoutes, type ViewerRoutesDeps } from './viewer-routes.ts';
+import { webhookRoutes } from './webhooks-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +31,7 @@ export interface AppDeps {
   secret: string;
   urls: PlaybackUrls;
   rateLimit: ViewerRoutesDeps['rateLimit'];
+  redis: Redis;
 }
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -59,7 +62,18 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   const json = express.json({ limit: '64kb' });
-  app.use('/api/events', requireApiKey(deps.db), json, eventRoutes({ db: deps.db, baseUrl }));
+  const rtmpUrl = (req: Request) => {
+    if (deps.config.rtmpPublicUrl) return deps.config.rtmpPublicUrl;
+    const host = deps.config.publicUrl ? new URL(deps.config.publicUrl).hostname : req.hostname;
+    return `rtmp://${host}${deps.config.rtmpPort === 1935 ? '' : `:${deps.config.rtmpPort}`}/live`;
+  };
+  app.use(
+    '/api/events',
+    requireApiKey(deps.db),
+    json,
+    eventRoutes({ db: deps.db, redis: deps.redis, baseUrl, rtmpUrl }),
+  );
+  app.use('/api/webhooks', requireApiKey(deps.db), json, webhookRoutes(deps.db));
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
 
   app.use(

@@ -14,7 +14,9 @@ import {
   type GateSettings,
 } from '../db/events.ts';
 import { eraseRegistrants, findRegistrant, listRegistrantsWithStats } from '../db/registrants.ts';
-import { formatWebinarId } from '../ids.ts';
+import type { Redis } from 'ioredis';
+import { formatWebinarId, newStreamKey } from '../ids.ts';
+import { readHealth } from '../live/live-state.ts';
 import { eventAnalytics } from '../services/analytics.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
 import { accountOf } from './auth.ts';
@@ -44,7 +46,10 @@ const EventBody = z.object({
   gate: Gate.nullable().default(null),
   replayExpiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
 });
-const EventPatch = EventBody.partial().extend({ ended: z.boolean().optional() });
+const EventPatch = EventBody.partial().extend({
+  ended: z.boolean().optional(),
+  streamKeyDisabled: z.boolean().optional(),
+});
 const EventId = z.string().regex(/^ev_[A-Za-z0-9]{16}$/, 'is not an event id');
 const Paging = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -53,10 +58,25 @@ const Paging = z.object({
 
 export interface EventRoutesDeps {
   db: Db;
+  redis: Redis;
   baseUrl: (req: Request) => string;
+  /** The RTMP server URL presenters paste into OBS. */
+  rtmpUrl: (req: Request) => string;
 }
 
-export function eventView(row: EventRow, baseUrl: string) {
+/** What we tell presenters to set in OBS (Settings > Output, Advanced; Settings > Audio). */
+export const OBS_SETTINGS = {
+  encoder: 'x264 (or a hardware H.264 encoder)',
+  rateControl: 'CBR',
+  bitrateKbps: 4500,
+  keyframeIntervalSeconds: 2,
+  profile: 'high',
+  tune: 'zerolatency',
+  audio: 'AAC, 48 kHz, 160 kbit/s',
+  resolution: '1920x1080 or 1280x720, 30 fps',
+} as const;
+
+export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
   const gate: GateSettings = gateOf(row);
   const pageUrl = `${baseUrl}/w/${row.webinar_id}`;
   return {
@@ -71,6 +91,18 @@ export function eventView(row: EventRow, baseUrl: string) {
     replayExpiresAt: row.replay_expires_at,
     endedAt: row.ended_at,
     pageUrl,
+    ...(row.type === 'live'
+      ? {
+          live: {
+            status: row.live_status,
+            startedAt: row.live_started_at,
+            rtmpUrl: rtmpUrl ?? null,
+            streamKey: row.stream_key,
+            streamKeyDisabled: row.stream_key_disabled === 1,
+            obsSettings: OBS_SETTINGS,
+          },
+        }
+      : {}),
     embedHtml: `<iframe src="${pageUrl}?embed=1" title="${row.title.replace(/[<>&"]/g, '')}" width="960" height="600" style="border:0;max-width:100%" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen></iframe>`,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -80,6 +112,7 @@ export function eventView(row: EventRow, baseUrl: string) {
 export function eventRoutes(deps: EventRoutesDeps): Router {
   const { db } = deps;
   const router = Router();
+  const view = (row: EventRow, req: Request) => eventView(row, deps.baseUrl(req), deps.rtmpUrl(req));
 
   async function ownAsset(accountId: string, assetId: string | null): Promise<void> {
     if (assetId && !(await findAccountAsset(db, accountId, assetId))) {
@@ -119,10 +152,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       gate: body.gate ?? OPEN_GATE,
       replayExpiresAt: body.replayExpiresAt,
     });
-    res
-      .status(201)
-      .location(`/api/events/${row.id}`)
-      .json(eventView(row, deps.baseUrl(req)));
+    res.status(201).location(`/api/events/${row.id}`).json(view(row, req));
   });
 
   router.get('/', async (req, res) => {
@@ -133,13 +163,13 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     );
     const rows = await listAccountEvents(db, accountOf(res).id, query);
     res.json({
-      events: rows.map((r) => eventView(r, deps.baseUrl(req))),
+      events: rows.map((r) => view(r, req)),
       next: rows.length === query.limit ? (rows.at(-1)?.created_at ?? null) : null,
     });
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(eventView(await ownEvent(req, accountOf(res).id), deps.baseUrl(req)));
+    res.json(view(await ownEvent(req, accountOf(res).id), req));
   });
 
   router.patch('/:id', async (req, res) => {
@@ -155,8 +185,58 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       ...(body.gate !== undefined ? { gate_json: JSON.stringify(body.gate ?? OPEN_GATE) } : {}),
       ...(body.replayExpiresAt !== undefined ? { replay_expires_at: body.replayExpiresAt } : {}),
       ...(body.ended !== undefined ? { ended_at: body.ended ? new Date().toISOString() : null } : {}),
+      ...(body.streamKeyDisabled !== undefined
+        ? { stream_key_disabled: body.streamKeyDisabled ? 1 : 0 }
+        : {}),
     });
-    res.json(eventView((await findAccountEvent(db, accountOf(res).id, row.id))!, deps.baseUrl(req)));
+    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+  });
+
+  async function ownLiveEvent(req: Request, accountId: string): Promise<EventRow> {
+    const row = await ownEvent(req, accountId);
+    if (row.type !== 'live') throw new HttpError(409, 'not_live', 'This is not a live event.');
+    return row;
+  }
+
+  // A new key at once; the old one is refused from the next connection on.
+  router.post('/:id/stream-key', async (req, res) => {
+    const row = await ownLiveEvent(req, accountOf(res).id);
+    await updateEvent(db, row.id, { stream_key: newStreamKey() });
+    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+  });
+
+  // Ends a live event now: the stream is cut, the playlists close and the replay is published.
+  router.post('/:id/end', async (req, res) => {
+    const row = await ownEvent(req, accountOf(res).id);
+    if (!row.ended_at) await updateEvent(db, row.id, { ended_at: new Date().toISOString() });
+    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+  });
+
+  router.get('/:id/live', async (req, res) => {
+    const row = await ownLiveEvent(req, accountOf(res).id);
+    const health = await readHealth(deps.redis, row.id);
+    const since = new Date(Date.now() - 30_000).toISOString();
+    const viewers = await db
+      .selectFrom('view_sessions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('event_id', '=', row.id)
+      .where('last_seen_at', '>', since)
+      .executeTakeFirst();
+    res.set('Cache-Control', 'no-store').json({
+      status: row.live_status,
+      startedAt: row.live_started_at,
+      viewersNow: Number(viewers?.n ?? 0),
+      inputBitrate: health?.inputBitrate ?? null,
+      fps: health?.fps ?? null,
+      speed: health?.speed ?? null,
+      fallingBehind: health?.speed != null && health.speed < 1,
+      droppedFrames: health?.droppedFrames ?? 0,
+      droppedSeconds: health?.droppedSeconds ?? 0,
+      periods: health?.periods ?? 0,
+      passthrough: health?.passthrough ?? false,
+      renditions: health?.renditions ?? [],
+      updatedAt: health?.updatedAt ?? null,
+    });
   });
 
   router.delete('/:id', async (req, res) => {

@@ -29,6 +29,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
     config,
     db,
     storage,
+    redis,
     queues: deps.queues,
     log: deps.log,
     playerBundle: await bundlePlayer(path.resolve(import.meta.dirname, '../..')),

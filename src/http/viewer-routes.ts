@@ -96,12 +96,32 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const gate = gateOf(event);
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
     const expired = Boolean(event.replay_expires_at && Date.parse(event.replay_expires_at) < now());
-    const revision = asset?.status === 'ready' ? asset.revision : asset?.preview_revision;
+    const live = event.type === 'live';
+    // A live event plays its growing recording only while on air; after that, the published replay.
+    const onAir =
+      live &&
+      asset?.status !== 'ready' &&
+      (event.live_status === 'live' || event.live_status === 'reconnecting');
+    const revision =
+      asset?.status === 'ready' ? asset.revision : !live || onAir ? asset?.preview_revision : undefined;
     const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
     const hasAccess =
       !gate.emailRequired ||
       Boolean(registrant && registrant.event_id === event.id && !registrant.anonymised_at);
-    const state = expired ? 'expired' : !revision ? 'not_ready' : hasAccess ? 'playable' : 'gated';
+    const liveEnded = live && (event.live_status === 'ended' || Boolean(event.ended_at));
+    const state = expired
+      ? 'expired'
+      : live && !hasAccess
+        ? 'gated'
+        : live && !revision
+          ? liveEnded
+            ? 'ended'
+            : 'waiting'
+          : !revision
+            ? 'not_ready'
+            : hasAccess
+              ? 'playable'
+              : 'gated';
     let playback = null;
     if (state === 'playable' && asset && revision) {
       const base = deps.baseUrl(req);
@@ -113,6 +133,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
         poster: asset.status === 'ready' && asset.has_poster ? url('poster.jpg') : null,
         storyboard: asset.status === 'ready' && asset.has_storyboard ? url('storyboard.vtt') : null,
         complete: asset.status === 'ready',
+        live: onAir,
         durationSeconds: asset.duration_seconds,
         expiresAt: new Date(expires * 1000).toISOString(),
       };
@@ -123,6 +144,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       description: event.description,
       type: event.type,
       startsAt: event.starts_at,
+      liveStatus: live ? event.live_status : null,
       gate,
       state,
       playback,

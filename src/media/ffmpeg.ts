@@ -29,11 +29,11 @@ export function lastErrorLine(stderr: string, file?: string): string {
   return file ? line.split(file).join('file') : line;
 }
 
-export function probeMedia(file: string, ffprobePath: string): Promise<ProbeReport> {
+export function probeMedia(file: string, ffprobePath: string, options: string[] = []): Promise<ProbeReport> {
   return new Promise((resolve, reject) => {
     ffmpeg(file)
       .setFfprobePath(ffprobePath)
-      .ffprobe((err: Error | null, data: ffmpeg.FfprobeData) => {
+      .ffprobe(options, (err: Error | null, data: ffmpeg.FfprobeData) => {
         if (err) reject(new MediaToolError(lastErrorLine(err.message, file), err.message.slice(-2000)));
         else resolve(data);
       });

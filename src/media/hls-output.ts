@@ -57,12 +57,14 @@ export async function writePreviewMaster(
   dir: string,
   ladder: Ladder | undefined,
   audio: boolean,
+  /** 0 starts players at the beginning (an asset still encoding); undefined at the live edge. */
+  startOffset: number | undefined = 0,
 ): Promise<boolean> {
   const names = renditionNames(ladder, audio);
   for (const name of names) if (!(await exists(path.join(dir, name, 'index.m3u8')))) return false;
   const codecs = await Promise.all((ladder?.rungs ?? []).map((r) => videoCodecOf(dir, r.name)));
   const master: MasterPlaylist = {
-    startOffset: 0,
+    ...(startOffset !== undefined ? { startOffset } : {}),
     ...(audio && ladder
       ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } }
       : {}),
@@ -91,7 +93,7 @@ async function videoCodecOf(dir: string, name: string, playlist?: MediaPlaylist)
   return codec;
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
+export async function writeAtomically(file: string, text: string): Promise<void> {
   const temp = `${file}.tmp`;
   await fs.writeFile(temp, text);
   await fs.rename(temp, file);

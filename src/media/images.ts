@@ -1,7 +1,38 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { mapUriAt, parseMediaPlaylist, segmentAt } from '../../pipelines/hls-playlist.ts';
 import { placeTiles, writeStoryboardVtt, type StoryboardLayout } from '../../pipelines/storyboard.ts';
+import { buildPosterArgs } from '../../pipelines/vod-args.ts';
+import { runFfmpeg } from './ffmpeg.ts';
+
+/**
+ * The frame at `atSeconds` of a finished rendition, as PNG in `workDir`: decodes one segment (with
+ * its init) only. Returns undefined when the rendition has no segments.
+ */
+export async function cutPoster(
+  rungDir: string,
+  atSeconds: number,
+  workDir: string,
+  ffmpegPath: string,
+): Promise<string | undefined> {
+  const playlist = parseMediaPlaylist(await fs.readFile(path.join(rungDir, 'index.m3u8'), 'utf8'));
+  const at = segmentAt(playlist.segments, atSeconds);
+  const init = at ? mapUriAt(playlist, at.index) : undefined;
+  if (!at || !init) return undefined;
+  const input = path.join(workDir, 'poster-source.mp4');
+  const frame = path.join(workDir, 'poster.png');
+  await fs.writeFile(input, await fs.readFile(path.join(rungDir, init)));
+  await fs.appendFile(input, await fs.readFile(path.join(rungDir, playlist.segments[at.index]!.uri)));
+  await fs.rm(frame, { force: true });
+  await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: at.offset, file: frame }));
+  // A fragment whose timestamps do not start where its playlist says can leave nothing at the
+  // offset (live periods): its first frame will do.
+  if (!(await fs.stat(frame).catch(() => undefined))) {
+    await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: 0, file: frame }));
+  }
+  return (await fs.stat(frame).catch(() => undefined)) ? frame : undefined;
+}
 
 /** Poster in JPEG and WebP from the full-size frame ffmpeg grabbed during the transcode. */
 export async function writePoster(frame: string, outDir: string): Promise<{ width: number; height: number }> {

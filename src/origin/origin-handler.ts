@@ -51,6 +51,8 @@ interface CachedFile {
   lastModified: string;
   mtimeMs: number;
   checkedAt: number;
+  /** Read while its revision was growing: it must be re-read once the revision is published. */
+  growing: boolean;
 }
 
 /** A byte-bounded LRU (Map keeps insertion order; a hit re-inserts). */
@@ -133,14 +135,22 @@ export function createOriginHandler(opts: OriginOptions) {
     return value;
   }
 
-  /** A cached copy, revalidated against the disk every 500 ms while the revision is still growing. */
+  /**
+   * A cached copy. While a revision grows (encoding, or live) its playlists change: they are
+   * revalidated against the disk every 200 ms; segments never change once written. A copy read
+   * while growing is re-read once the revision is published (the VOD playlists replace the live ones).
+   */
   async function load(file: string, growing: boolean): Promise<CachedFile | undefined> {
     const cached = cache.get(file);
-    if (cached && !(growing && now() - cached.checkedAt > 500)) return cached;
+    const stale =
+      cached !== undefined &&
+      ((cached.growing && !growing) || (growing && file.endsWith('.m3u8') && now() - cached.checkedAt > 200));
+    if (cached && !stale) return cached;
     const stat = await fsp.stat(file).catch(() => undefined);
     if (!stat?.isFile()) return undefined;
-    if (cached && cached.mtimeMs === stat.mtimeMs) {
+    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
       cached.checkedAt = now();
+      cached.growing = growing;
       return cached;
     }
     const entry: CachedFile = {
@@ -150,6 +160,7 @@ export function createOriginHandler(opts: OriginOptions) {
       lastModified: stat.mtime.toUTCString(),
       mtimeMs: stat.mtimeMs,
       checkedAt: now(),
+      growing,
     };
     if (entry.body) cache.set(file, entry);
     return entry;

@@ -27,6 +27,34 @@ export const jobCatalogue = {
       removeOnFail: { count: 50 },
     } satisfies JobsOptions,
   },
+  'live-stream': {
+    queue: 'live',
+    payload: z.object({ eventId: z.string().min(1) }),
+    options: {
+      // The loop survives ffmpeg and encoder failures itself; an attempt fails only on the unexpected.
+      attempts: 20,
+      backoff: { type: 'fixed', delay: 1000 },
+      // The id (`live-<event>`) must be free again if the event is reopened.
+      removeOnComplete: true,
+      removeOnFail: true,
+    } satisfies JobsOptions,
+  },
+  'deliver-webhook': {
+    queue: 'webhooks',
+    payload: z.object({
+      webhookId: z.string().min(1),
+      deliveryId: z.string().min(1),
+      type: z.string().min(1),
+      body: z.string(),
+    }),
+    options: {
+      // About a day of retries: 10 s, 20 s, 40 s, ... capped by BullMQ's exponential growth.
+      attempts: 12,
+      backoff: { type: 'exponential', delay: 10_000, jitter: 0.2 },
+      removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    } satisfies JobsOptions,
+  },
 } as const;
 
 export type JobName = keyof typeof jobCatalogue;

@@ -17,6 +17,7 @@ export class WorkerSupervisor {
     private readonly env: NodeJS.ProcessEnv,
     private readonly log: Logger,
     private readonly entry = path.resolve(import.meta.dirname, '../../workers/main.ts'),
+    private readonly role = 'worker',
   ) {}
 
   start(): void {
@@ -36,7 +37,7 @@ export class WorkerSupervisor {
       if (this.#stopping) return;
       this.#crashes = Date.now() - started < 10_000 ? this.#crashes + 1 : 0;
       const delay = Math.min(30_000, 500 * 2 ** this.#crashes);
-      this.log.warn('worker process exited; restarting', { code, signal, inMs: delay });
+      this.log.warn(`${this.role} process exited; restarting`, { code, signal, inMs: delay });
       setTimeout(() => {
         if (!this.#stopping) this.#spawn();
       }, delay).unref();

@@ -1,0 +1,170 @@
+import crypto from 'node:crypto';
+import { loadConfig, type Config } from '../config.ts';
+import { migrateToLatest, openDatabase } from '../db/database.ts';
+import { findEventByStreamKey } from '../db/events.ts';
+import { createLogger } from '../log.ts';
+import { JobQueues } from '../queue/catalogue.ts';
+import { connectRedis } from '../queue/redis.ts';
+import { loadSecret } from '../services/secret.ts';
+import {
+  claimPublisher,
+  clearEnded,
+  isEnded,
+  markStopped,
+  refreshPublisher,
+  releasePublisher,
+  type PublisherRecord,
+} from './live-state.ts';
+import { decidePublish } from './publish-policy.ts';
+import {
+  RTMP_APP,
+  signedPullUrl,
+  startRtmpIngest,
+  type IngestSession,
+  type RunningIngest,
+} from './rtmp-ingest.ts';
+
+/** The secret that signs pull URLs, derived so the ingest and workers agree without configuration. */
+export function ingestPlaySecret(secret: string): string {
+  return crypto.createHmac('sha256', secret).update('onair-ingest-play').digest('hex');
+}
+
+export function liveJobId(eventId: string): string {
+  return `live-${eventId}`;
+}
+
+/**
+ * The RTMP ingest process: checks stream keys before acknowledging a publish, holds the event's
+ * publisher slot in Redis while the connection lasts, and queues the live job that turns the
+ * feed into HLS. Runnable alone (`npm run ingest`) or forked by `npm start`.
+ */
+export async function startIngest(config: Config): Promise<RunningIngest> {
+  if (!config.redisUrl) throw new Error('REDIS_URL is required to run the ingest on its own');
+  const log = createLogger(config.logLevel, { role: 'ingest', pid: process.pid });
+  const db = openDatabase(config);
+  await migrateToLatest(db);
+  const redis = connectRedis(config.redisUrl);
+  const queues = new JobQueues(redis);
+  const secret = ingestPlaySecret(loadSecret(config.secret, config.dataDir));
+
+  interface Active {
+    eventId: string;
+    record: PublisherRecord;
+    session?: IngestSession;
+    lastBytes: number;
+    lastAt: number;
+  }
+  // Claims made between the key check and the library's postPublish, by address and key.
+  const pending = new Map<string, Active>();
+  // Publishing sessions by the library's session id.
+  const active = new Map<string, Active>();
+  let port = config.rtmpPort;
+
+  const ingest = await startRtmpIngest({
+    port: config.rtmpPort,
+    host: config.rtmpHost,
+    playSecret: secret,
+    dataDir: config.dataDir,
+    log,
+    hooks: {
+      async authorize(app, streamKey, ip) {
+        if (app !== RTMP_APP) return { ok: false, reason: `Unknown application: use rtmp://.../${RTMP_APP}` };
+        const event = await findEventByStreamKey(db, streamKey);
+        const decision = decidePublish(event, Date.now(), config.live.earlyMinutes);
+        if (!decision.ok || !event)
+          return { ok: false, reason: decision.ok ? 'Unknown stream key.' : decision.reason };
+        const record: PublisherRecord = {
+          session: crypto.randomUUID(),
+          pullUrl: signedPullUrl(config.ingestAdvertiseHost, port, streamKey, secret),
+          since: Date.now(),
+          inputBitrate: 0,
+        };
+        if (!(await claimPublisher(redis, event.id, record))) {
+          return { ok: false, reason: 'This stream key is already streaming from another encoder.' };
+        }
+        await markStopped(redis, event.id, false);
+        await clearEnded(redis, event.id);
+        pending.set(`${ip}|${streamKey}`, { eventId: event.id, record, lastBytes: 0, lastAt: Date.now() });
+        await queues.add('live-stream', { eventId: event.id }, liveJobId(event.id));
+        log.info('publish accepted', { eventId: event.id, ip });
+        return { ok: true };
+      },
+      started(session) {
+        const claim = pending.get(`${session.ip}|${session.streamKey}`);
+        pending.delete(`${session.ip}|${session.streamKey}`);
+        if (claim) active.set(session.id, { ...claim, session });
+        else session.disconnect();
+      },
+      stopped(session) {
+        const a = active.get(session.id);
+        if (a) void markStopped(redis, a.eventId, true).catch(() => undefined);
+      },
+      closed(session) {
+        const a = active.get(session.id);
+        active.delete(session.id);
+        if (a) {
+          void releasePublisher(redis, a.eventId, a.record.session).catch(() => undefined);
+          log.info('publisher left', { eventId: a.eventId });
+        }
+      },
+    },
+  });
+  port = ingest.port;
+
+  // Keep the publisher slots alive, measure the input bit rate, and cut streams of ended events.
+  const timer = setInterval(() => {
+    for (const a of active.values()) {
+      void (async () => {
+        const bytes = a.session?.inBytes() ?? a.lastBytes;
+        const now = Date.now();
+        const bitrate = Math.round(((bytes - a.lastBytes) * 8 * 1000) / Math.max(1, now - a.lastAt));
+        a.lastBytes = bytes;
+        a.lastAt = now;
+        a.record = { ...a.record, inputBitrate: bitrate };
+        const held = await refreshPublisher(redis, a.eventId, a.record);
+        if (!held || (await isEnded(redis, a.eventId))) a.session?.disconnect();
+      })().catch(() => undefined);
+    }
+  }, 2000);
+  timer.unref();
+
+  log.info('rtmp ingest listening', { port: ingest.port });
+  return {
+    port: ingest.port,
+    async stop() {
+      clearInterval(timer);
+      await ingest.stop();
+      for (const a of active.values())
+        await releasePublisher(redis, a.eventId, a.record.session).catch(() => undefined);
+      await queues.close();
+      redis.disconnect();
+      await db.destroy();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const state: { running?: RunningIngest } = {};
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    (state.running?.stop() ?? Promise.resolve()).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  process.once('disconnect', stop);
+  state.running = await startIngest(loadConfig());
+  process.send?.({ type: 'ingest-ready', port: state.running.port });
+  if (typeof process.send === 'function' && !process.connected) stop();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
