@@ -6,20 +6,62 @@ interface EventInfo {
   webinarId: string;
   title: string;
   description: string;
-  state: 'playable' | 'gated' | 'expired' | 'not_ready';
+  state: 'playable' | 'gated' | 'expired' | 'not_ready' | 'waiting' | 'ended';
+  startsAt: string;
   gate: {
     emailRequired: boolean;
     fields: { name: 'off' | 'optional' | 'required'; company: 'off' | 'optional' | 'required' };
     privacyNoticeUrl: string | null;
     privacyNoticeVersion: string | null;
   };
-  playback: { master: string; poster: string | null; storyboard: string | null; complete: boolean } | null;
+  playback: {
+    master: string;
+    poster: string | null;
+    storyboard: string | null;
+    complete: boolean;
+    live: boolean;
+  } | null;
   selfServiceUrl: string | null;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 const base = location.pathname.replace(/\/$/, '');
 let player: Player | undefined;
+let playerIsLive = false;
+let countdownTimer: ReturnType<typeof setInterval> | undefined;
+let pollTimer: ReturnType<typeof setTimeout> | undefined;
+
+function poll(ms: number): void {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(() => void load(), ms);
+}
+
+/** The waiting room: start time in the viewer's own time zone, and a countdown to it. */
+function showWaiting(startsAt: string): void {
+  $('#waiting').hidden = false;
+  const start = new Date(startsAt);
+  $('#starts-at').textContent = `Starts ${new Intl.DateTimeFormat(undefined, {
+    dateStyle: 'full',
+    timeStyle: 'short',
+    timeZoneName: 'short',
+  }).format(start)}`;
+  const tick = () => {
+    const seconds = Math.round((start.getTime() - Date.now()) / 1000);
+    if (seconds <= 0) {
+      $('#countdown').textContent = 'Starting any moment…';
+      return;
+    }
+    const d = Math.floor(seconds / 86_400);
+    const h = Math.floor((seconds % 86_400) / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    const two = (n: number) => String(n).padStart(2, '0');
+    $('#countdown').textContent = `${d > 0 ? `${d}d ` : ''}${two(h)}:${two(m)}:${two(s)}`;
+  };
+  tick();
+  clearInterval(countdownTimer);
+  countdownTimer = setInterval(tick, 1000);
+}
 
 function say(text: string): void {
   $('#state').textContent = text;
@@ -60,7 +102,21 @@ function show(info: EventInfo): void {
     $('#manage').hidden = false;
     $<HTMLAnchorElement>('#manage-link').href = info.selfServiceUrl;
   }
+  $('#waiting').hidden = info.state !== 'waiting';
+  if (info.state !== 'waiting') clearInterval(countdownTimer);
   if (info.state === 'expired') return say('This replay has expired.');
+  if (info.state === 'waiting') {
+    say('');
+    showWaiting(info.startsAt);
+    // Checked every few seconds, so the stream appears within seconds of going live.
+    return poll(3000);
+  }
+  if (info.state === 'ended') {
+    player?.destroy();
+    player = undefined;
+    say('The live stream has ended. The replay will appear here in a moment.');
+    return poll(3000);
+  }
   if (info.state === 'not_ready') {
     say('This webinar is not available yet. The page will refresh by itself.');
     setTimeout(() => void load(), 10_000);
@@ -90,10 +146,20 @@ function show(info: EventInfo): void {
     return;
   }
   say('');
+  // The live stream became the replay: swap players.
+  if (player && playerIsLive && player.video.ended && info.playback && !info.playback.live) {
+    player.destroy();
+    player = undefined;
+  }
   if (info.playback && !player) {
     player = createPlayer($('#player'), info.playback, say);
+    playerIsLive = info.playback.live;
     (window as unknown as { onairPlayer: Player }).onairPlayer = player;
     startHeartbeats(player.video);
+    if (playerIsLive) {
+      // The stream ended (ENDLIST played out): fetch the state again to offer the replay.
+      player.video.addEventListener('ended', () => poll(1000));
+    }
   }
 }
 

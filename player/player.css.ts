@@ -10,9 +10,13 @@ export const PLAYER_CSS = `
 .onair-player .seek { position: relative; flex: 1 1 200px; display: flex; }
 .onair-player .seek input { width: 100%; }
 .onair-player .preview { display: none; position: absolute; bottom: 28px; border: 2px solid #fff; background-color: #000; font-size: 12px; text-align: center; line-height: 1; pointer-events: none; }
+.onair-player .live-badge { background: #c4001a; border-color: #c4001a; font-weight: 700; font-size: 12px; letter-spacing: 0.05em; padding: 0 8px; }
+.onair-player .live-badge.behind { background: #555; border-color: #777; }
 .onair-player .time { font-variant-numeric: tabular-nums; font-size: 14px; }
 .onair-player input[aria-label='Volume'] { width: 80px; }
-@media (max-width: 520px) { .onair-player input[aria-label='Volume'] { display: none; } .onair-player .time { font-size: 12px; } }
+@media (max-width: 520px) { .onair-player input[aria-label='Volume'] { display: none; } .onair-player .live-badge { background: #c4001a; border-color: #c4001a; font-weight: 700; font-size: 12px; letter-spacing: 0.05em; padding: 0 8px; }
+.onair-player .live-badge.behind { background: #555; border-color: #777; }
+.onair-player .time { font-size: 12px; } }
 `;
 
 export function injectStyles(css: string): void {

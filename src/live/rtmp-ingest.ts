@@ -182,11 +182,15 @@ export interface RunningIngest {
 export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RunningIngest> {
   const NodeMediaServer = require('node-media-server') as new (config: object) => NmsInstance;
   const nmsLogger = require('node-media-server/src/core/logger.js') as {
-    level: string;
     log: (message: string, level?: string) => void;
   };
   patchProtocol(opts.log);
   patchedHooks = opts.hooks;
+  // Its logger prints stream paths, which contain the key: only warnings and errors, key removed.
+  nmsLogger.log = (message: string, level = 'info') => {
+    if (level !== 'warn' && level !== 'error') return;
+    opts.log.warn('rtmp', { message: message.replace(/\/live\/[^\s?,]+/g, '/live/<key>') });
+  };
   const nms = new NodeMediaServer({
     bind: opts.host,
     rtmp: { port: opts.port, chunk_size: 60000, gop_cache: true, ping: 30, ping_timeout: 60 },
@@ -194,12 +198,6 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RunningI
     store: { path: path.join(opts.dataDir, 'ingest') },
     webadmin: { enable: false },
   });
-  // Its logger prints stream paths, which contain the key.
-  nmsLogger.level = 'warn';
-  nmsLogger.log = (message: string, level = 'info') => {
-    if (level !== 'warn' && level !== 'error') return;
-    opts.log.warn('rtmp', { message: message.replace(/\/live\/[^\s?,]+/g, '/live/<key>') });
-  };
 
   const publishers = new Map<string, IngestSession>();
   nms.on('postPublish', (session) => {
