@@ -81,7 +81,7 @@ export function startPublisher(url: string, spec: PublisherSpec = {}): Publisher
   );
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   Object.defineProperty(child, 'stderrText', { get: () => stderr });
   return {

@@ -276,7 +276,7 @@ describe('live ingest', () => {
 
     // Webhooks: live.started, live.ended, asset.ready, each signed with the endpoint's secret.
     const mine = () => received.filter((r) => r.body.includes(event.id));
-    await until('three webhooks', async () => mine().length >= 3);
+    await until('three webhooks', () => Promise.resolve(mine().length >= 3));
     expect(
       mine()
         .map((r) => r.type)
