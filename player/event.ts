@@ -40,9 +40,14 @@ function poll(ms: number): void {
 function showWaiting(startsAt: string): void {
   $('#waiting').hidden = false;
   const start = new Date(startsAt);
+  // (dateStyle/timeStyle cannot be combined with timeZoneName, hence the fields.)
   $('#starts-at').textContent = `Starts ${new Intl.DateTimeFormat(undefined, {
-    dateStyle: 'full',
-    timeStyle: 'short',
+    weekday: 'long',
+    year: 'numeric',
+    month: 'long',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
     timeZoneName: 'short',
   }).format(start)}`;
   const tick = () => {

@@ -184,6 +184,17 @@ export function createPlayer(
     onError('This browser cannot play this video.');
   }
 
+  if (source.live) {
+    // Live starts by itself (the viewer has been waiting for it). Where the browser blocks sound
+    // without a gesture, start muted: the mute button shows it, one click brings the sound.
+    const start = () =>
+      video.play().catch(() => {
+        video.muted = true;
+        return video.play().catch(() => undefined);
+      });
+    video.addEventListener('canplay', () => void start(), { once: true });
+  }
+
   quality.addEventListener('change', () => {
     // currentLevel switches now (flushing the buffer), so the choice is visible at once.
     if (hls) hls.currentLevel = Number(quality.value);
