@@ -148,7 +148,7 @@ async function latencyScenario(label: string, env: Record<string, string>) {
     );
     await page.waitForTimeout(5000); // let the player settle at its live position
     // Passed as text: tsx would wrap named functions in a helper the page does not have.
-    const shown = (await page.evaluate(`(async () => {
+    const shown = await page.evaluate<{ samples: number[]; height: number }>(`(async () => {
       const seconds = ${LATENCY_SECONDS}, bits = ${BARCODE_BITS}, box = ${BARCODE_BOX};
       const video = window.onairPlayer.video;
       const canvas = document.createElement('canvas');
@@ -174,7 +174,7 @@ async function latencyScenario(label: string, env: Record<string, string>) {
         video.requestVideoFrameCallback(onFrame);
       });
       return { samples, height: video.videoHeight };
-    })()`)) as { samples: number[]; height: number };
+    })()`);
     stop = true;
     await poller;
     const health = (await (
