@@ -58,6 +58,64 @@ interface EventSummary {
   title: string;
   webinarId: string;
   pageUrl: string;
+  type: string;
+  live?: {
+    status: string;
+    rtmpUrl: string;
+    streamKey: string;
+    obsSettings: Record<string, string | number>;
+  };
+}
+
+interface LiveHealth {
+  status: string;
+  viewersNow: number;
+  inputBitrate: number | null;
+  speed: number | null;
+  fallingBehind: boolean;
+}
+
+/** Presenter settings and live controls of a live event: what a marketer sends the speaker. */
+async function liveCell(e: EventSummary): Promise<Node> {
+  const live = e.live!;
+  const box = document.createElement('details');
+  const summary = document.createElement('summary');
+  const health = live.status === 'idle' || live.status === 'ended' ? undefined : await liveHealth(e.id);
+  summary.textContent =
+    live.status +
+    (health
+      ? ` · ${health.viewersNow} watching · ${health.inputBitrate ? Math.round(health.inputBitrate / 1000) : '?'} kbit/s in · speed ${health.speed?.toFixed(2) ?? '?'}${health.fallingBehind ? ' (falling behind!)' : ''}`
+      : '');
+  const list = document.createElement('dl');
+  const add = (term: string, value: string) => {
+    const dt = document.createElement('dt');
+    dt.textContent = term;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    list.append(dt, dd);
+  };
+  add('Server', live.rtmpUrl);
+  add('Stream key', live.streamKey);
+  for (const [k, v] of Object.entries(live.obsSettings)) add(k, String(v));
+  const rotate = document.createElement('button');
+  rotate.type = 'button';
+  rotate.textContent = 'New stream key';
+  rotate.addEventListener(
+    'click',
+    () => void api(`/api/events/${e.id}/stream-key`, { method: 'POST' }).then(refresh),
+  );
+  const end = document.createElement('button');
+  end.type = 'button';
+  end.textContent = 'End event now';
+  end.disabled = live.status === 'ended';
+  end.addEventListener('click', () => void api(`/api/events/${e.id}/end`, { method: 'POST' }).then(refresh));
+  box.append(summary, list, rotate, end);
+  return box;
+}
+
+async function liveHealth(id: string): Promise<LiveHealth | undefined> {
+  const response = await api(`/api/events/${id}/live`);
+  return response.ok ? ((await response.json()) as LiveHealth) : undefined;
 }
 
 interface Analytics {
@@ -85,10 +143,16 @@ async function renderEvents(events: EventSummary[]): Promise<void> {
   const stats = await Promise.all(
     events.map(async (e) => (await api(`/api/events/${e.id}/analytics`)).json() as Promise<Analytics>),
   );
+  const lives = await Promise.all(events.map((e) => (e.live ? liveCell(e) : Promise.resolve(undefined))));
   const body = $<HTMLTableSectionElement>('#events');
+  // Keep open presenter panels open across the refresh.
+  const open = new Set([...body.querySelectorAll('details[open]')].map((d) => d.closest('tr')?.dataset.id));
   body.replaceChildren();
   events.forEach((e, i) => {
     const row = body.insertRow();
+    row.dataset.id = e.id;
+    const details = lives[i];
+    if (details instanceof HTMLDetailsElement && open.has(e.id)) details.open = true;
     const link = document.createElement('a');
     link.href = e.pageUrl;
     link.textContent = e.title;
@@ -97,6 +161,7 @@ async function renderEvents(events: EventSummary[]): Promise<void> {
     cell(row, String(stats[i]?.registrants ?? 0));
     cell(row, String(stats[i]?.viewers ?? 0));
     cell(row, `${stats[i]?.averageWatchSeconds ?? 0} s`);
+    cell(row, lives[i] ?? '');
     const button = document.createElement('button');
     button.type = 'button';
     button.textContent = 'Registrants (CSV)';
@@ -134,10 +199,14 @@ $('#event-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const value = (id: string) => $<HTMLInputElement>(`#${id}`).value.trim();
   const gated = $<HTMLInputElement>('#event-gated').checked;
+  const type = $<HTMLSelectElement>('#event-type').value;
+  const start = value('event-start');
   const body = {
     title: value('event-title'),
-    type: 'on_demand',
-    assetId: $<HTMLSelectElement>('#event-asset').value,
+    type,
+    ...(type === 'live'
+      ? { startsAt: start ? new Date(start).toISOString() : new Date().toISOString() }
+      : { assetId: $<HTMLSelectElement>('#event-asset').value }),
     gate: gated
       ? {
           emailRequired: true,
@@ -160,6 +229,12 @@ $('#event-form').addEventListener('submit', (e) => {
     );
     return refresh();
   });
+});
+
+$('#event-type').addEventListener('change', () => {
+  const live = $<HTMLSelectElement>('#event-type').value === 'live';
+  $('#event-asset-field').hidden = live;
+  $('#event-start-field').hidden = !live;
 });
 
 function upload(file: File, title: string): Promise<void> {

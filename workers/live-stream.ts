@@ -31,6 +31,7 @@ import {
   writeHealth,
   type PublisherRecord,
 } from '../src/live/live-state.ts';
+import { redactStreamKeys } from '../src/live/rtmp-ingest.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
 import { emitWebhook } from '../src/services/webhooks.ts';
 import type { WorkerDeps } from './deps.ts';
@@ -50,7 +51,16 @@ interface RunningPeriod {
   fps: number | undefined;
   speed: number | undefined;
   droppedFrames: number;
-  lastOutTime: number;
+  /** (wall ms, media seconds) samples of the last few seconds, for the encoder's current speed. */
+  samples: { wall: number; out: number }[];
+}
+
+/** Media seconds encoded per wall second over the last ~5 s (ffmpeg's own figure is since start). */
+function currentSpeed(period: RunningPeriod): number | undefined {
+  const first = period.samples[0];
+  const last = period.samples.at(-1);
+  if (!first || !last || last.wall - first.wall < 2000) return undefined;
+  return (last.out - first.out) / ((last.wall - first.wall) / 1000);
 }
 
 /** Marks the recording asset of a live event (`source_key`), so it is never sent to the VOD transcoder. */
@@ -133,7 +143,7 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
           lastPeriodEndedAt = Date.now();
         }
         if (running && running.child.exitCode !== null) {
-          jobLog.warn('live ffmpeg exited', { reason: lastErrorLine(running.stderr) });
+          jobLog.warn('live ffmpeg exited', { reason: redactStreamKeys(lastErrorLine(running.stderr)) });
           running = undefined;
           lastPeriodEndedAt = Date.now();
         }
@@ -203,6 +213,7 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
             speed: speed ?? null,
             droppedFrames: running?.droppedFrames ?? 0,
             droppedSeconds: Math.round(droppedSeconds * 10) / 10,
+            droppedSegments: Math.round(droppedSeconds / config.live.segmentSeconds),
             periods,
             passthrough: running?.passthrough ?? false,
             renditions: layout ? layout.ladder.rungs.map((r) => r.name) : [],
@@ -293,16 +304,20 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
         fps: undefined,
         speed: undefined,
         droppedFrames: 0,
-        lastOutTime: 0,
+        samples: [],
       };
       const reader = new ProgressReader();
       child.stdout.setEncoding('utf8');
       child.stdout.on('data', (chunk: string) => {
         for (const block of reader.push(chunk)) {
           if (block.fps !== undefined) period.fps = block.fps;
-          if (block.speed !== undefined) period.speed = block.speed;
           if (block.droppedFrames !== undefined) period.droppedFrames = block.droppedFrames;
-          if (block.outTimeSeconds !== undefined) period.lastOutTime = block.outTimeSeconds;
+          if (block.outTimeSeconds !== undefined) {
+            const wall = Date.now();
+            period.samples.push({ wall, out: block.outTimeSeconds });
+            while (period.samples.length > 2 && wall - period.samples[0]!.wall > 5000) period.samples.shift();
+            period.speed = currentSpeed(period);
+          }
         }
       });
       child.stderr.setEncoding('utf8');

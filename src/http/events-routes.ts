@@ -232,6 +232,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       fallingBehind: health?.speed != null && health.speed < 1,
       droppedFrames: health?.droppedFrames ?? 0,
       droppedSeconds: health?.droppedSeconds ?? 0,
+      droppedSegments: health?.droppedSegments ?? 0,
       periods: health?.periods ?? 0,
       passthrough: health?.passthrough ?? false,
       renditions: health?.renditions ?? [],

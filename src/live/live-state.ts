@@ -24,6 +24,8 @@ export interface LiveHealth {
   readonly droppedFrames: number;
   /** Seconds of the stream lost between periods (reconnects, takeovers). */
   readonly droppedSeconds: number;
+  /** The same, in segments. */
+  readonly droppedSegments: number;
   readonly periods: number;
   readonly passthrough: boolean;
   readonly renditions: readonly string[];

@@ -101,6 +101,11 @@ export interface RtmpIngestOptions {
 
 export const RTMP_APP = 'live';
 
+/** Stream keys live in RTMP paths (`/live/<key>`); nothing that logs may keep them. */
+export function redactStreamKeys(text: string): string {
+  return text.replace(/\/live\/[^\s?,'":]+(\?[^\s'":]*)?/g, '/live/<key>');
+}
+
 let patchedHooks: IngestHooks | undefined;
 
 function findSession(rtmp: RtmpProtocol): NmsSession | undefined {
@@ -189,7 +194,7 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RunningI
   // Its logger prints stream paths, which contain the key: only warnings and errors, key removed.
   nmsLogger.log = (message: string, level = 'info') => {
     if (level !== 'warn' && level !== 'error') return;
-    opts.log.warn('rtmp', { message: message.replace(/\/live\/[^\s?,]+/g, '/live/<key>') });
+    opts.log.warn('rtmp', { message: redactStreamKeys(message) });
   };
   const nms = new NodeMediaServer({
     bind: opts.host,
