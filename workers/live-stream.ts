@@ -25,6 +25,7 @@ import {
   type LiveLayout,
 } from '../src/media/live-output.ts';
 import {
+  FALLING_BEHIND_SPEED,
   currentPublisher,
   markEnded,
   wasStopped,
@@ -204,7 +205,7 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
         if (now >= nextHealth) {
           nextHealth = now + 2000;
           const speed = running?.speed;
-          slowSamples = speed !== undefined && speed < 1 ? slowSamples + 1 : 0;
+          slowSamples = speed !== undefined && speed < FALLING_BEHIND_SPEED ? slowSamples + 1 : 0;
           if (slowSamples === 3) jobLog.warn('live encoder falling behind', { speed });
           await writeHealth(redis, eventId, {
             status: event.live_status,

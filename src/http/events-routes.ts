@@ -16,7 +16,7 @@ import {
 import { eraseRegistrants, findRegistrant, listRegistrantsWithStats } from '../db/registrants.ts';
 import type { Redis } from 'ioredis';
 import { formatWebinarId, newStreamKey } from '../ids.ts';
-import { readHealth } from '../live/live-state.ts';
+import { FALLING_BEHIND_SPEED, readHealth } from '../live/live-state.ts';
 import { eventAnalytics } from '../services/analytics.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
 import { accountOf } from './auth.ts';
@@ -229,7 +229,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       inputBitrate: health?.inputBitrate ?? null,
       fps: health?.fps ?? null,
       speed: health?.speed ?? null,
-      fallingBehind: health?.speed != null && health.speed < 1,
+      fallingBehind: health?.speed != null && health.speed < FALLING_BEHIND_SPEED,
       droppedFrames: health?.droppedFrames ?? 0,
       droppedSeconds: health?.droppedSeconds ?? 0,
       droppedSegments: health?.droppedSegments ?? 0,

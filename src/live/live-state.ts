@@ -32,6 +32,12 @@ export interface LiveHealth {
   readonly updatedAt: string;
 }
 
+/**
+ * A live encoder fed in real time runs at 1.0 by definition, measured a little either side of it;
+ * below this, sustained, it is falling behind the presenter.
+ */
+export const FALLING_BEHIND_SPEED = 0.95;
+
 const key = (eventId: string, what: string) => `onair:live:${eventId}:${what}`;
 export const PUBLISHER_TTL_MS = 8000;
 
