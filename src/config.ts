@@ -85,6 +85,17 @@ const EnvSchema = z.object({
   LIVE_STREAMS_PER_WORKER: z.coerce.number().int().min(1).max(64).default(4),
   /** Lock of a live job: a worker that dies loses its streams to another after this long. */
   LIVE_LOCK_MS: z.coerce.number().int().min(1000).default(4000),
+  /** Where emails go out: smtp://user:pass@host:587 (STARTTLS) or smtps://...:465. Unset: no emails. */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().default('onair <webinars@localhost>'),
+  /** Reminders before a session, e.g. `24h,1h,10m` (s, m, h, d). */
+  REMINDER_OFFSETS: z
+    .string()
+    .regex(/^\s*\d+\s*[smhd](\s*,\s*\d+\s*[smhd])*\s*$/, 'a list like 24h,1h,10m')
+    .default('24h,1h,10m'),
 });
 
 export type Config = Readonly<{
@@ -116,6 +127,10 @@ export type Config = Readonly<{
   rtmpHost: string;
   rtmpPublicUrl: string | undefined;
   ingestAdvertiseHost: string;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  /** Reminder offsets before a session, in seconds, largest first. */
+  reminderOffsetsSeconds: readonly number[];
   live: {
     segmentSeconds: number;
     dvrSeconds: number;
@@ -165,6 +180,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rtmpHost: e.RTMP_HOST,
     rtmpPublicUrl: e.RTMP_PUBLIC_URL?.replace(/\/$/, ''),
     ingestAdvertiseHost: e.INGEST_ADVERTISE_HOST,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    reminderOffsetsSeconds: e.REMINDER_OFFSETS.split(',')
+      .map((part) => {
+        const m = /(\d+)\s*([smhd])/.exec(part)!;
+        return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+      })
+      .sort((a, b) => b - a),
     live: Object.freeze({
       segmentSeconds: e.LIVE_SEGMENT_SECONDS,
       dvrSeconds: e.LIVE_DVR_SECONDS,

@@ -1,7 +1,9 @@
 import crypto from 'node:crypto';
 
 /** Unguessable identifiers: a short type prefix and 96 random bits, URL-safe. */
-export function newId(prefix: 'acc' | 'key' | 'as' | 'rev' | 'ev' | 'rg' | 'cs' | 'wh' | 'whsec'): string {
+export function newId(
+  prefix: 'acc' | 'key' | 'as' | 'rev' | 'ev' | 'rg' | 'cs' | 'wh' | 'whsec' | 'ck',
+): string {
   return `${prefix}_${crypto.randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 }
 

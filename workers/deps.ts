@@ -13,4 +13,6 @@ export interface WorkerDeps {
   readonly log: Logger;
   readonly redis: Redis;
   readonly queues: JobQueues;
+  /** Signs links in emails (the same secret as the API's). */
+  readonly secret: string;
 }

@@ -10,6 +10,8 @@ import { createRetentionSweepProcessor } from './retention-sweep.ts';
 import { createTranscodeVodProcessor } from './transcode-vod.ts';
 import { createLiveStreamProcessor } from './live-stream.ts';
 import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
+import { createSendEmailProcessor } from './send-email.ts';
+import { loadSecret } from '../src/services/secret.ts';
 import { JobQueues } from '../src/queue/catalogue.ts';
 import path from 'node:path';
 
@@ -24,6 +26,7 @@ function processors(deps: WorkerDeps): Record<JobName, Processor> {
     'retention-sweep': createRetentionSweepProcessor(deps),
     'live-stream': createLiveStreamProcessor(deps),
     'deliver-webhook': createDeliverWebhookProcessor(deps),
+    'send-email': createSendEmailProcessor(deps),
   };
 }
 
@@ -41,7 +44,8 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
   const connection = connectRedis(config.redisUrl);
   const redis = connectRedis(config.redisUrl);
   const queues = new JobQueues(redis);
-  const table = processors({ db, storage, config, log, redis, queues });
+  const secret = loadSecret(config.secret, config.dataDir);
+  const table = processors({ db, storage, config, log, redis, queues, secret });
 
   /** Live jobs run for hours and must move quickly to another worker if this one dies. */
   const optionsFor = (queue: string): Partial<WorkerOptions> =>
@@ -52,7 +56,7 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
           stalledInterval: Math.max(500, Math.floor(config.live.lockMs / 2)),
           maxStalledCount: 1000,
         }
-      : queue === 'webhooks'
+      : queue === 'webhooks' || queue === 'email'
         ? { concurrency: 8, lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 3 }
         : {
             concurrency: config.workerConcurrency,

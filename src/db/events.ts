@@ -1,5 +1,7 @@
 import type { Selectable, Updateable } from 'kysely';
 import { newId, newStreamKey, newWebinarId, nowIso } from '../ids.ts';
+import type { Schedule } from '../automated/schedule.ts';
+import { NO_INTERACTIONS, type Interactions } from '../automated/interactions.ts';
 import type { Db } from './database.ts';
 import type { EventsTable, EventType } from './schema.ts';
 
@@ -26,6 +28,14 @@ export function gateOf(row: EventRow): GateSettings {
   return JSON.parse(row.gate_json) as GateSettings;
 }
 
+export function scheduleOf(row: EventRow): Schedule | undefined {
+  return row.schedule_json ? (JSON.parse(row.schedule_json) as Schedule) : undefined;
+}
+
+export function interactionsOf(row: EventRow): Interactions {
+  return row.interactions_json ? (JSON.parse(row.interactions_json) as Interactions) : NO_INTERACTIONS;
+}
+
 export interface NewEvent {
   accountId: string;
   title: string;
@@ -35,6 +45,8 @@ export interface NewEvent {
   startsAt: string;
   gate: GateSettings;
   replayExpiresAt: string | null;
+  schedule?: Schedule | null;
+  interactions?: Interactions | null;
 }
 
 export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
@@ -59,6 +71,8 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
       stream_key_disabled: 0,
       live_status: 'idle',
       live_started_at: null,
+      schedule_json: e.schedule ? JSON.stringify(e.schedule) : null,
+      interactions_json: e.interactions ? JSON.stringify(e.interactions) : null,
     };
     try {
       await db.insertInto('events').values(row).execute();

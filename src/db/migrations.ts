@@ -144,6 +144,58 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webhooks_account').on('webhooks').column('account_id').execute();
     },
   },
+  '0004_automated_webinars': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('events').addColumn('schedule_json', 'text').execute();
+      await db.schema.alterTable('events').addColumn('interactions_json', 'text').execute();
+      // The session (start instant, ISO) a registrant is booked on, and whether they opted out of reminders.
+      await db.schema.alterTable('registrants').addColumn('session_at', 'text').execute();
+      await db.schema
+        .alterTable('registrants')
+        .addColumn('reminders_off', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('registrants_event_session')
+        .on('registrants')
+        .columns(['event_id', 'session_at'])
+        .execute();
+      await db.schema.alterTable('view_sessions').addColumn('session_at', 'text').execute();
+      await db.schema
+        .createTable('poll_votes')
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('poll_id', 'text', (c) => c.notNull())
+        .addColumn('registrant_id', 'text', (c) =>
+          c.notNull().references('registrants.id').onDelete('cascade'),
+        )
+        .addColumn('option_index', 'integer', (c) => c.notNull())
+        .addColumn('session_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('poll_votes_pk', ['event_id', 'poll_id', 'registrant_id'])
+        .execute();
+      await db.schema
+        .createTable('cta_clicks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('cta_id', 'text', (c) => c.notNull())
+        .addColumn('registrant_id', 'text', (c) => c.references('registrants.id').onDelete('set null'))
+        .addColumn('session_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('cta_clicks_event')
+        .on('cta_clicks')
+        .columns(['event_id', 'cta_id'])
+        .execute();
+      // What was sent, so a retried email job never sends twice.
+      await db.schema
+        .createTable('sent_emails')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('registrant_id', 'text', (c) => c.references('registrants.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

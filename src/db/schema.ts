@@ -69,6 +69,10 @@ export interface EventsTable {
   stream_key_disabled: Generated<number>;
   live_status: Generated<LiveStatus>;
   live_started_at: string | null;
+  /** Automated events: when they air (JSON, see `Schedule`). */
+  schedule_json: string | null;
+  /** Timed calls-to-action, polls and chat (JSON, see `Interactions`). */
+  interactions_json: string | null;
 }
 
 /** `idle` until the first segment is out, `reconnecting` while the encoder is away, then `ended`. */
@@ -97,6 +101,9 @@ export interface RegistrantsTable {
   created_at: string;
   updated_at: string;
   anonymised_at: string | null;
+  /** Automated events: the session (ISO start) this registrant is booked on. */
+  session_at: string | null;
+  reminders_off: Generated<number>;
 }
 
 export interface ConsentsTable {
@@ -119,6 +126,32 @@ export interface ViewSessionsTable {
   furthest_position: number;
   started_at: string;
   last_seen_at: string;
+  session_at: string | null;
+}
+
+export interface PollVotesTable {
+  event_id: string;
+  poll_id: string;
+  registrant_id: string;
+  option_index: number;
+  session_at: string | null;
+  created_at: string;
+}
+
+export interface CtaClicksTable {
+  id: string;
+  event_id: string;
+  cta_id: string;
+  registrant_id: string | null;
+  session_at: string | null;
+  created_at: string;
+}
+
+export interface SentEmailsTable {
+  id: string;
+  registrant_id: string | null;
+  kind: string;
+  sent_at: string;
 }
 
 export interface Database {
@@ -130,4 +163,7 @@ export interface Database {
   consents: ConsentsTable;
   view_sessions: ViewSessionsTable;
   webhooks: WebhooksTable;
+  poll_votes: PollVotesTable;
+  cta_clicks: CtaClicksTable;
+  sent_emails: SentEmailsTable;
 }

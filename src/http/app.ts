@@ -71,7 +71,14 @@ export function createApp(deps: AppDeps): express.Express {
     '/api/events',
     requireApiKey(deps.db),
     json,
-    eventRoutes({ db: deps.db, redis: deps.redis, baseUrl, rtmpUrl }),
+    eventRoutes({
+      db: deps.db,
+      redis: deps.redis,
+      queues: deps.queues,
+      reminderOffsetsSeconds: deps.config.reminderOffsetsSeconds,
+      baseUrl,
+      rtmpUrl,
+    }),
   );
   app.use('/api/webhooks', requireApiKey(deps.db), json, webhookRoutes(deps.db));
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
@@ -85,6 +92,8 @@ export function createApp(deps: AppDeps): express.Express {
       baseUrl,
       rateLimit: deps.rateLimit,
       registerPerMinute: deps.config.registerPerMinute,
+      queues: deps.queues,
+      reminderOffsetsSeconds: deps.config.reminderOffsetsSeconds,
     }),
   );
 

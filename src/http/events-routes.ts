@@ -1,12 +1,20 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { findAccountAsset } from '../db/assets.ts';
+import { InteractionsSchema } from '../automated/interactions.ts';
+import { cancelSessionMails, queueSessionMails } from '../automated/reminders.ts';
+import { isSessionStart, sessionStarts, type Schedule } from '../automated/schedule.ts';
+import { ScheduleSchema } from '../automated/schedule-schema.ts';
+import { replayDaysOf, sessionView } from '../automated/sessions.ts';
+import { findAccountAsset, findAsset } from '../db/assets.ts';
+import type { JobQueues } from '../queue/catalogue.ts';
 import type { Db } from '../db/database.ts';
 import {
   deleteEvent,
   findAccountEvent,
   gateOf,
   insertEvent,
+  interactionsOf,
+  scheduleOf,
   listAccountEvents,
   OPEN_GATE,
   updateEvent,
@@ -38,6 +46,8 @@ const Gate = z
   });
 
 const EventBody = z.object({
+  schedule: ScheduleSchema.optional(),
+  interactions: InteractionsSchema.optional(),
   title: z.string().trim().min(1).max(200),
   description: z.string().trim().max(5000).default(''),
   type: z.enum(['on_demand', 'live', 'automated']),
@@ -59,6 +69,9 @@ const Paging = z.object({
 export interface EventRoutesDeps {
   db: Db;
   redis: Redis;
+  queues: JobQueues;
+  /** Reminder offsets (seconds) for registrants moved to another session. */
+  reminderOffsetsSeconds: readonly number[];
   baseUrl: (req: Request) => string;
   /** The RTMP server URL presenters paste into OBS. */
   rtmpUrl: (req: Request) => string;
@@ -91,6 +104,9 @@ export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
     replayExpiresAt: row.replay_expires_at,
     endedAt: row.ended_at,
     pageUrl,
+    ...(row.type === 'automated'
+      ? { schedule: scheduleOf(row) ?? null, interactions: interactionsOf(row) }
+      : {}),
     ...(row.type === 'live'
       ? {
           live: {
@@ -141,6 +157,9 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
         `Invalid body: assetId is required for ${body.type} events`,
       );
     }
+    if (body.type === 'automated' && !body.schedule) {
+      throw new HttpError(400, 'invalid_request', 'Invalid body: schedule is required for automated events');
+    }
     await ownAsset(account.id, body.assetId);
     const row = await insertEvent(db, {
       accountId: account.id,
@@ -151,6 +170,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       startsAt: body.startsAt ?? new Date().toISOString(),
       gate: body.gate ?? OPEN_GATE,
       replayExpiresAt: body.replayExpiresAt,
+      schedule: body.schedule ?? null,
+      interactions: body.interactions ?? null,
     });
     res.status(201).location(`/api/events/${row.id}`).json(view(row, req));
   });
@@ -188,8 +209,121 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       ...(body.streamKeyDisabled !== undefined
         ? { stream_key_disabled: body.streamKeyDisabled ? 1 : 0 }
         : {}),
+      ...(body.schedule !== undefined ? { schedule_json: JSON.stringify(body.schedule) } : {}),
+      ...(body.interactions !== undefined ? { interactions_json: JSON.stringify(body.interactions) } : {}),
     });
+    if (body.schedule !== undefined && row.type === 'automated') {
+      await moveRegistrants(row, body.schedule, deps.baseUrl(req));
+    }
     res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+  });
+
+  async function futureRegistrants(eventId: string) {
+    const now = new Date().toISOString();
+    return db
+      .selectFrom('registrants')
+      .select(['id', 'session_at'])
+      .where('event_id', '=', eventId)
+      .where('session_at', '>', now)
+      .where('anonymised_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * A schedule changed: registrants of sessions that no longer exist move to the next session of
+   * the new schedule, their pending reminders move with them, and they get a new confirmation.
+   */
+  async function moveRegistrants(row: EventRow, schedule: Schedule, baseUrl: string): Promise<void> {
+    const asset = row.asset_id ? await findAsset(db, row.asset_id) : undefined;
+    const duration = asset?.duration_seconds ?? 0;
+    const now = Date.now();
+    for (const r of await futureRegistrants(row.id)) {
+      const old = Date.parse(r.session_at!);
+      if (isSessionStart(schedule, old)) continue;
+      const next =
+        schedule.kind === 'once'
+          ? Date.parse(schedule.startsAt)
+          : sessionStarts(schedule, Math.max(old, now), now + 400 * 86_400_000)[0];
+      await cancelSessionMails(deps.queues, r.id, r.session_at!, deps.reminderOffsetsSeconds);
+      if (next === undefined || next < now) continue;
+      const sessionAt = new Date(next).toISOString();
+      await db.updateTable('registrants').set({ session_at: sessionAt }).where('id', '=', r.id).execute();
+      await queueSessionMails(
+        deps.queues,
+        {
+          registrantId: r.id,
+          sessionStartMs: next,
+          sessionEndMs: next + duration * 1000,
+          baseUrl,
+          offsetsSeconds: deps.reminderOffsetsSeconds,
+          replay: replayDaysOf(schedule) > 0,
+          confirmation: true,
+        },
+        now,
+      );
+    }
+  }
+
+  router.get('/:id/sessions', async (req, res) => {
+    const row = await ownEvent(req, accountOf(res).id);
+    const schedule = scheduleOf(row);
+    if (row.type !== 'automated' || !schedule)
+      throw new HttpError(409, 'not_automated', 'This is not an automated event.');
+    const asset = row.asset_id ? await findAsset(db, row.asset_id) : undefined;
+    const duration = asset?.duration_seconds ?? 0;
+    const now = Date.now();
+    const query = parseOr400(
+      z
+        .object({
+          from: z.iso.datetime({ offset: true }).optional(),
+          to: z.iso.datetime({ offset: true }).optional(),
+        })
+        .refine((q) => !q.from || !q.to || Date.parse(q.to) > Date.parse(q.from), {
+          message: 'to must be after from',
+        })
+        .refine(
+          (q) => Date.parse(q.to ?? '') - Date.parse(q.from ?? '') <= 400 * 86_400_000 || !q.from || !q.to,
+          {
+            message: 'at most 400 days at a time',
+          },
+        ),
+      req.query,
+      'query',
+    );
+    const from = query.from ? Date.parse(query.from) : now - duration * 1000;
+    const to = query.to ? Date.parse(query.to) : Math.max(from, now) + 14 * 86_400_000;
+    const starts = sessionStarts(schedule, from, to).slice(0, 2000);
+    const counts = await db
+      .selectFrom('registrants')
+      .select(['session_at', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('event_id', '=', row.id)
+      .groupBy('session_at')
+      .execute();
+    const attended = await db
+      .selectFrom('view_sessions')
+      .select(['session_at', (eb) => eb.fn.count<number>('registrant_id').distinct().as('n')])
+      .where('event_id', '=', row.id)
+      .groupBy('session_at')
+      .execute();
+    const byIso = (rows: { session_at: string | null; n: number }[]) =>
+      new Map(rows.map((r) => [r.session_at, Number(r.n)]));
+    const registered = byIso(counts);
+    const attendees = byIso(attended);
+    res.json({
+      timezone: schedule.timezone,
+      kind: schedule.kind,
+      sessions: starts.map((start) => {
+        const view = sessionView(schedule, start, duration, now);
+        const iso = new Date(start).toISOString();
+        return {
+          startsAt: iso,
+          endsAt: new Date(view.endMs).toISOString(),
+          state: view.state,
+          registrants: registered.get(iso) ?? 0,
+          attendees: attendees.get(iso) ?? 0,
+        };
+      }),
+    });
   });
 
   async function ownLiveEvent(req: Request, accountId: string): Promise<EventRow> {
@@ -242,6 +376,10 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
 
   router.delete('/:id', async (req, res) => {
     const row = await ownEvent(req, accountOf(res).id);
+    // Pending reminders go first (a reminder job finding no registrant would send nothing anyway).
+    for (const r of await futureRegistrants(row.id)) {
+      await cancelSessionMails(deps.queues, r.id, r.session_at!, deps.reminderOffsetsSeconds);
+    }
     await deleteEvent(db, row.id);
     res.status(204).end();
   });

@@ -4,7 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { findAsset, type AssetRow } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
-import { findEventByWebinarId } from '../db/events.ts';
+import { markersOf } from '../automated/interactions.ts';
+import { parseSessionScopeId, sessionView } from '../automated/sessions.ts';
+import { findEventByWebinarId, interactionsOf, scheduleOf } from '../db/events.ts';
+import { SessionPlaylists, type AiringSession } from './session-playlists.ts';
 import { revisionPrefix } from '../media/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { checkToken, type TokenScope } from './tokens.ts';
@@ -23,6 +26,8 @@ const CORS = {
   'Access-Control-Expose-Headers': 'Content-Length, Content-Range, ETag',
   'Timing-Allow-Origin': '*',
 };
+/** A session without a replay stays playable this long after its end (players finishing up). */
+const SESSION_GRACE_MS = 10 * 60_000;
 /** Files above this are streamed from disk instead of cached (recordings' segments are far smaller). */
 const MAX_CACHED_FILE = 8 * 1024 * 1024;
 
@@ -36,6 +41,8 @@ export interface OriginOptions {
 }
 
 interface Resolved {
+  /** Set for a session of an automated webinar (scope id `<webinarId>.<start>`). */
+  session?: AiringSession;
   asset: AssetRow;
   /** The revision still being encoded: its playlists change. */
   growing: boolean;
@@ -109,6 +116,7 @@ export function createOriginHandler(opts: OriginOptions) {
   const now = opts.now ?? (() => Date.now());
   const scopes = new Map<string, { at: number; value: Resolved | 'expired' | 'missing' }>();
   const cache = new FileCache(opts.cacheBytes);
+  const sessions = new SessionPlaylists();
 
   async function resolve(scope: TokenScope, id: string, revision: string) {
     const key = `${scope}/${id}/${revision}`;
@@ -116,7 +124,21 @@ export function createOriginHandler(opts: OriginOptions) {
     if (hit && now() - hit.at < 1000) return hit.value;
     let asset: AssetRow | undefined;
     let expired = false;
-    if (scope === 'e') {
+    let session: AiringSession | undefined;
+    const sessionId = scope === 'e' ? parseSessionScopeId(id) : undefined;
+    if (sessionId) {
+      const event = await findEventByWebinarId(opts.db, sessionId.webinarId);
+      const schedule = event?.type === 'automated' ? scheduleOf(event) : undefined;
+      asset = event?.asset_id && schedule ? await findAsset(opts.db, event.asset_id) : undefined;
+      if (event && schedule && asset?.duration_seconds) {
+        const view = sessionView(schedule, sessionId.startMs, asset.duration_seconds, now());
+        session = {
+          startMs: sessionId.startMs,
+          closesAtMs: view.replayUntilMs ?? view.endMs + SESSION_GRACE_MS,
+          markers: markersOf(interactionsOf(event)),
+        };
+      }
+    } else if (scope === 'e') {
       const event = await findEventByWebinarId(opts.db, id);
       expired = Boolean(event?.replay_expires_at && Date.parse(event.replay_expires_at) < now());
       asset = event?.asset_id ? await findAsset(opts.db, event.asset_id) : undefined;
@@ -127,9 +149,16 @@ export function createOriginHandler(opts: OriginOptions) {
     const growing = asset?.status !== 'ready' && asset?.preview_revision === revision;
     const value = expired
       ? 'expired'
-      : asset && (published || growing)
-        ? { asset, growing, root: opts.storage.localDir(revisionPrefix(asset.id, revision)) }
-        : 'missing';
+      : sessionId && !session
+        ? 'missing'
+        : asset && (published || (growing && !session))
+          ? {
+              asset,
+              growing,
+              root: opts.storage.localDir(revisionPrefix(asset.id, revision)),
+              ...(session ? { session } : {}),
+            }
+          : 'missing';
     if (scopes.size > 10_000) scopes.clear();
     scopes.set(key, { at: now(), value });
     return value;
@@ -175,6 +204,56 @@ export function createOriginHandler(opts: OriginOptions) {
     res.end(text);
   }
 
+  /**
+   * A rendition file of an automated session: computed playlists, and segments only once their
+   * time has come. Returns false to serve the file as is (init segments, images after the end).
+   */
+  async function answerSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    session: AiringSession,
+    root: string,
+    parts: string[],
+    filePath: string,
+    ext: string,
+  ): Promise<boolean> {
+    const at = now();
+    if (ext === '.m3u8' && parts.length > 1) {
+      const answer = await sessions.playlist(filePath, session, at);
+      if (answer.status !== 200 || !answer.body) {
+        end(res, answer.status, answer.text);
+        return true;
+      }
+      const headers = {
+        ...CORS,
+        'Content-Type': CONTENT_TYPES['.m3u8']!,
+        'Cache-Control': answer.cacheControl ?? 'no-store',
+        ETag: answer.etag ?? '',
+      };
+      if (req.headers['if-none-match'] === answer.etag) {
+        res.writeHead(304, headers);
+        res.end();
+        return true;
+      }
+      res.writeHead(200, { ...headers, 'Content-Length': answer.body.length });
+      res.end(req.method === 'HEAD' ? undefined : answer.body);
+      return true;
+    }
+    if (ext === '.m4s') {
+      const rungDir = path.join(root, ...parts.slice(0, -1));
+      const verdict = await sessions.segmentAllowed(rungDir, parts.at(-1)!, session, at);
+      if (verdict === 'ok') return false;
+      end(res, verdict === 'unknown' ? 404 : 403, verdict === 'not_yet' ? 'not yet' : undefined);
+      return true;
+    }
+    // The storyboard would show what is still to come.
+    if (parts[0]!.startsWith('storyboard') || parts[0] === 'thumbs') {
+      end(res, 404);
+      return true;
+    }
+    return false;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
@@ -202,6 +281,10 @@ export function createOriginHandler(opts: OriginOptions) {
     if (resolved === 'missing') return end(res, 404);
     if (!resolved.root) return end(res, 501);
     const filePath = path.join(resolved.root, rel);
+    if (resolved.session) {
+      const answered = await answerSession(req, res, resolved.session, resolved.root, parts, filePath, ext);
+      if (answered) return;
+    }
     const file = await load(filePath, resolved.growing);
     if (!file) return end(res, 404);
 

@@ -39,6 +39,24 @@ export const jobCatalogue = {
       removeOnFail: true,
     } satisfies JobsOptions,
   },
+  'send-email': {
+    queue: 'email',
+    payload: z.object({
+      kind: z.enum(['confirmation', 'reminder', 'missed']),
+      registrantId: z.string().min(1),
+      /** The session (ISO start) the mail is about: a registrant who moved on gets none of the old ones. */
+      sessionAt: z.string().min(1),
+      offsetSeconds: z.number().int().min(0).optional(),
+      /** Public base URL for links, taken from the registration request. */
+      baseUrl: z.string().min(1),
+    }),
+    options: {
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 30_000, jitter: 0.2 },
+      removeOnComplete: { age: 30 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    } satisfies JobsOptions,
+  },
   'deliver-webhook': {
     queue: 'webhooks',
     payload: z.object({
@@ -80,11 +98,23 @@ export class JobQueues {
     return q;
   }
 
-  /** Adds a job; `jobId` makes the add idempotent (a second add of the same id is a no-op). */
-  async add<N extends JobName>(name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
+  /**
+   * Adds a job; `jobId` makes the add idempotent (a second add of the same id is a no-op, also
+   * after a restart), `delayMs` runs it later (reminders).
+   */
+  async add<N extends JobName>(
+    name: N,
+    payload: JobPayload<N>,
+    jobId: string,
+    opts: { delayMs?: number } = {},
+  ): Promise<void> {
     const entry = jobCatalogue[name];
     const data = entry.payload.parse(payload);
-    await this.queue(entry.queue).add(name, data, { ...entry.options, jobId });
+    await this.queue(entry.queue).add(name, data, {
+      ...entry.options,
+      jobId,
+      ...(opts.delayMs && opts.delayMs > 0 ? { delay: Math.round(opts.delayMs) } : {}),
+    });
   }
 
   /** A repeating job (BullMQ job scheduler): upserting is idempotent across restarts and nodes. */

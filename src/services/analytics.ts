@@ -15,6 +15,8 @@ export interface Heartbeat {
   position: number;
   /** Seconds actually played since the previous beat. */
   played: number;
+  /** Automated events: the session watched (ISO start). */
+  sessionAt?: string | null;
 }
 
 export async function recordHeartbeat(db: Db, beat: Heartbeat): Promise<void> {
@@ -30,6 +32,7 @@ export async function recordHeartbeat(db: Db, beat: Heartbeat): Promise<void> {
       furthest_position: beat.position,
       started_at: now,
       last_seen_at: now,
+      session_at: beat.sessionAt ?? null,
     })
     .onConflict((oc) =>
       oc

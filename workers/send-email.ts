@@ -1,0 +1,97 @@
+import type { Job } from 'bullmq';
+import { sessionInvite } from '../src/automated/ics.ts';
+import { composeSessionMail } from '../src/automated/emails.ts';
+import { personalLinks } from '../src/automated/links.ts';
+import { mailJobId } from '../src/automated/reminders.ts';
+import { replayDaysOf } from '../src/automated/sessions.ts';
+import { findAsset } from '../src/db/assets.ts';
+import { findEvent, scheduleOf } from '../src/db/events.ts';
+import { findRegistrant } from '../src/db/registrants.ts';
+import { nowIso } from '../src/ids.ts';
+import type { JobPayload } from '../src/queue/catalogue.ts';
+import { Mailer } from '../src/services/mailer.ts';
+import type { WorkerDeps } from './deps.ts';
+
+/**
+ * Sends one session email. Whatever changed since it was queued decides: an erased or moved
+ * registrant, one who opted out of reminders, or a no-show mail for someone who did watch, gets
+ * nothing. A mail is recorded as sent (by its job id), so a retry after a crash never sends it twice.
+ */
+export function createSendEmailProcessor(deps: WorkerDeps) {
+  const mailer = new Mailer(deps.config.smtpUrl, deps.config.mailFrom);
+  let warned = false;
+
+  return async function processSendEmail(job: Job<JobPayload<'send-email'>>): Promise<void> {
+    const { kind, registrantId, sessionAt, offsetSeconds, baseUrl } = job.data;
+    const id = mailJobId(kind, registrantId, sessionAt, offsetSeconds ?? 0);
+    const log = deps.log.child({ mail: kind, registrantId });
+    if (!mailer.configured) {
+      if (!warned) log.warn('emails are not sent: SMTP_URL is not set');
+      warned = true;
+      return;
+    }
+    const registrant = await findRegistrant(deps.db, registrantId);
+    if (!registrant?.email || registrant.anonymised_at) return;
+    if (registrant.session_at !== sessionAt) return; // moved to another session since
+    if (kind !== 'confirmation' && registrant.reminders_off) return;
+    const event = await findEvent(deps.db, registrant.event_id);
+    const schedule = event ? scheduleOf(event) : undefined;
+    const asset = event?.asset_id ? await findAsset(deps.db, event.asset_id) : undefined;
+    if (!event || !schedule || !asset?.duration_seconds) return;
+    if (kind === 'missed') {
+      const watched = await deps.db
+        .selectFrom('view_sessions')
+        .select('id')
+        .where('registrant_id', '=', registrantId)
+        .where('session_at', '=', sessionAt)
+        .where('seconds_watched', '>', 0)
+        .executeTakeFirst();
+      if (watched || replayDaysOf(schedule) === 0) return;
+    }
+    const sent = await deps.db.selectFrom('sent_emails').select('id').where('id', '=', id).executeTakeFirst();
+    if (sent) return;
+
+    const startMs = Date.parse(sessionAt);
+    const links = personalLinks(baseUrl, event.webinar_id, registrantId, deps.secret);
+    const mail = composeSessionMail({
+      kind,
+      ...(offsetSeconds !== undefined ? { offsetSeconds } : {}),
+      title: event.title,
+      startMs,
+      timezone: schedule.timezone,
+      joinUrl: links.join,
+      selfServiceUrl: links.selfService,
+      unsubscribeUrl: links.unsubscribe,
+      replayDays: replayDaysOf(schedule),
+    });
+    const invite =
+      kind === 'missed'
+        ? undefined
+        : sessionInvite({
+            uid: `${event.id}-${registrantId}@onair`,
+            title: event.title,
+            description: event.description,
+            url: links.join,
+            startMs,
+            endMs: startMs + asset.duration_seconds * 1000,
+            timezone: schedule.timezone,
+            organizerName: 'onair',
+            organizerEmail: deps.config.mailFrom.replace(/^.*<([^>]+)>.*$/, '$1'),
+            // Later sessions of the same registration replace the calendar entry.
+            sequence: Math.floor(startMs / 1000) - 1_700_000_000,
+            stampMs: Date.now(),
+          });
+    await mailer.send({
+      to: registrant.email,
+      ...mail,
+      unsubscribeUrl: links.unsubscribe,
+      ...(invite ? { invite } : {}),
+    });
+    await deps.db
+      .insertInto('sent_emails')
+      .values({ id, registrant_id: registrantId, kind, sent_at: nowIso() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    log.info('email sent', { sessionAt });
+  };
+}
