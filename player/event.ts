@@ -1,13 +1,17 @@
 import { createPlayer, type Player } from './player.ts';
 import { injectStyles, PLAYER_CSS } from './player.css.ts';
+import { attachInteractions, INTERACTIONS_CSS, type InteractionsHandle } from './interactions.ts';
 
 /** What /w/<id>/info.json answers. */
 interface EventInfo {
   webinarId: string;
   title: string;
   description: string;
-  state: 'playable' | 'gated' | 'expired' | 'not_ready' | 'waiting' | 'ended';
+  state: 'playable' | 'gated' | 'expired' | 'not_ready' | 'waiting' | 'ended' | 'choose';
   startsAt: string;
+  type: string;
+  schedule: { kind: string; timezone: string } | null;
+  sessions?: { startsAt: string; state: string }[];
   gate: {
     emailRequired: boolean;
     fields: { name: 'off' | 'optional' | 'required'; company: 'off' | 'optional' | 'required' };
@@ -30,6 +34,46 @@ let player: Player | undefined;
 let playerIsLive = false;
 let countdownTimer: ReturnType<typeof setInterval> | undefined;
 let pollTimer: ReturnType<typeof setTimeout> | undefined;
+let interactions: InteractionsHandle | undefined;
+
+const formatSession = (iso: string) =>
+  new Intl.DateTimeFormat(undefined, {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  }).format(new Date(iso));
+
+/** Automated webinars: switch this viewer to a session (registrants are moved, reminders too). */
+async function chooseSession(sessionAt: string): Promise<void> {
+  const response = await fetch(`${base}/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sessionAt }),
+  });
+  if (response.ok) return show((await response.json()) as EventInfo);
+  say(((await response.json()) as { error: { message: string } }).error.message);
+}
+
+function showSessions(info: EventInfo, heading: string): void {
+  $('#sessions').hidden = false;
+  $('#sessions-title').textContent = heading;
+  const list = $('#session-list');
+  list.replaceChildren();
+  for (const s of info.sessions ?? []) {
+    const item = document.createElement('li');
+    item.textContent =
+      s.state === 'live' ? `${formatSession(s.startsAt)} (on now)` : formatSession(s.startsAt);
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = s.state === 'live' ? 'Join now' : 'Choose';
+    button.addEventListener('click', () => void chooseSession(s.startsAt));
+    item.append(button);
+    list.append(item);
+  }
+}
 
 function poll(ms: number): void {
   clearTimeout(pollTimer);
@@ -108,6 +152,23 @@ function show(info: EventInfo): void {
     $<HTMLAnchorElement>('#manage-link').href = info.selfServiceUrl;
   }
   $('#waiting').hidden = info.state !== 'waiting';
+  $('#sessions').hidden = true;
+  const automated = info.type === 'automated';
+  if (automated && info.state === 'choose') {
+    // On-demand sessions start when the viewer arrives; scheduled ones are picked.
+    if (info.schedule?.kind === 'on_demand') return void chooseSession('now');
+    return showSessions(info, 'Pick a session');
+  }
+  if (automated && info.state === 'ended') {
+    player?.destroy();
+    player = undefined;
+    say(
+      info.sessions?.length
+        ? 'This session has ended. Join the next one:'
+        : 'This session has ended, and no other session is planned.',
+    );
+    return showSessions(info, 'Next sessions');
+  }
   if (info.state !== 'waiting') clearInterval(countdownTimer);
   if (info.state === 'expired') return say('This replay has expired.');
   if (info.state === 'waiting') {
@@ -134,6 +195,17 @@ function show(info: EventInfo): void {
       $(`#${field}-field`).hidden = fields[field] === 'off';
       $<HTMLInputElement>(`#${field}`).required = fields[field] === 'required';
     }
+    const sessions = automated && info.schedule?.kind !== 'on_demand' ? (info.sessions ?? []) : [];
+    $('#session-field').hidden = sessions.length === 0;
+    $<HTMLSelectElement>('#session').replaceChildren(
+      ...sessions.map((s) => {
+        const option = document.createElement('option');
+        option.value = s.startsAt;
+        option.textContent =
+          s.state === 'live' ? `${formatSession(s.startsAt)} (on now)` : formatSession(s.startsAt);
+        return option;
+      }),
+    );
     const notice = $('#notice');
     notice.replaceChildren();
     if (privacyNoticeUrl) {
@@ -153,6 +225,7 @@ function show(info: EventInfo): void {
   say('');
   // The live stream became the replay: swap players.
   if (player && playerIsLive && player.video.ended && info.playback && !info.playback.live) {
+    interactions?.destroy();
     player.destroy();
     player = undefined;
   }
@@ -161,6 +234,10 @@ function show(info: EventInfo): void {
     playerIsLive = info.playback.live;
     (window as unknown as { onairPlayer: Player }).onairPlayer = player;
     startHeartbeats(player.video);
+    if (automated) {
+      interactions = attachInteractions(player, $('#player'), base);
+      (window as unknown as { onairInteractions: InteractionsHandle }).onairInteractions = interactions;
+    }
     if (playerIsLive) {
       // The stream ended (ENDLIST played out): fetch the state again to offer the replay.
       player.video.addEventListener('ended', () => poll(1000));
@@ -169,7 +246,10 @@ function show(info: EventInfo): void {
 }
 
 async function load(): Promise<void> {
-  const response = await fetch(`${base}/info.json`);
+  // A personal link from an email (`?k=`) signs this browser in; it is dropped from the address after.
+  const key = new URLSearchParams(location.search).get('k');
+  const response = await fetch(`${base}/info.json${key ? `?k=${encodeURIComponent(key)}` : ''}`);
+  if (key) history.replaceState(null, '', location.pathname);
   if (response.status === 404) {
     $('#title').textContent = 'Not found';
     return say('There is no webinar with this ID. Check the link or the ID you typed.');
@@ -187,6 +267,7 @@ $('#gate').addEventListener('submit', (e) => {
     ...(value('name') ? { name: value('name') } : {}),
     ...(value('company') ? { company: value('company') } : {}),
     marketingConsent: $<HTMLInputElement>('#marketing').checked,
+    ...($('#session-field').hidden ? {} : { sessionAt: $<HTMLSelectElement>('#session').value }),
     noticeVersion:
       document.querySelector('#notice')?.textContent?.match(/version ([^)]*)\)/)?.[1] || undefined,
   };
@@ -215,5 +296,5 @@ $('#gate').addEventListener('submit', (e) => {
 });
 
 if (new URLSearchParams(location.search).has('embed')) document.body.classList.add('embed');
-injectStyles(PLAYER_CSS);
+injectStyles(PLAYER_CSS + INTERACTIONS_CSS);
 void load();

@@ -425,7 +425,35 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
 
   router.get('/:id/analytics', async (req, res) => {
     const row = await ownEvent(req, accountOf(res).id);
-    res.json(await eventAnalytics(db, row));
+    const interactions = interactionsOf(row);
+    const clicks = await db
+      .selectFrom('cta_clicks')
+      .select(['cta_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('event_id', '=', row.id)
+      .groupBy('cta_id')
+      .execute();
+    const votes = await db
+      .selectFrom('poll_votes')
+      .select(['poll_id', 'option_index', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('event_id', '=', row.id)
+      .groupBy(['poll_id', 'option_index'])
+      .execute();
+    res.json({
+      ...(await eventAnalytics(db, row)),
+      ctas: interactions.ctas.map((c) => ({
+        id: c.id,
+        headline: c.headline,
+        clicks: Number(clicks.find((k) => k.cta_id === c.id)?.n ?? 0),
+      })),
+      polls: interactions.polls.map((p) => ({
+        id: p.id,
+        question: p.question,
+        options: p.options,
+        votes: p.options.map((_, i) =>
+          Number(votes.find((v) => v.poll_id === p.id && Number(v.option_index) === i)?.n ?? 0),
+        ),
+      })),
+    });
   });
 
   return router;
