@@ -233,7 +233,8 @@ describe('emails', () => {
       stampMs: start - day,
     });
     expect(text.split('\r\n').every((line) => Buffer.byteLength(line) <= 75)).toBe(true);
-    const calendar = new ICAL.Component(ICAL.parse(text) as unknown as string);
+    const jcal = ICAL.parse(text) as unknown[];
+    const calendar = new ICAL.Component(jcal);
     const event = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!);
     expect(event.summary).toBe('Pricing, explained; live');
     expect(event.startDate.toJSDate().toISOString()).toBe('2026-12-01T09:00:00.000Z');
