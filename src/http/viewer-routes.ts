@@ -111,8 +111,8 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     });
   }
 
-  async function viewOf(req: Request, event: EventRow, registrantId: string | undefined) {
-    if (event.type === 'automated') return automatedView(req, event, registrantId);
+  async function viewOf(req: Request, event: EventRow, registrantId: string | undefined, pickedMs?: number) {
+    if (event.type === 'automated') return automatedView(req, event, registrantId, pickedMs);
     const gate = gateOf(event);
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
     const expired = Boolean(event.replay_expires_at && Date.parse(event.replay_expires_at) < now());
@@ -192,7 +192,12 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
    * start, the stream "as if live" during it (session-scoped playback URL: the origin computes the
    * playlists from the clock), the replay after it while allowed, else "ended" with the next ones.
    */
-  async function automatedView(req: Request, event: EventRow, registrantId: string | undefined) {
+  async function automatedView(
+    req: Request,
+    event: EventRow,
+    registrantId: string | undefined,
+    pickedMs?: number,
+  ) {
     const gate = gateOf(event);
     const schedule = scheduleOf(event);
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
@@ -203,7 +208,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const ready = asset?.status === 'ready' && asset.revision && asset.duration_seconds && schedule;
     const duration = asset?.duration_seconds ?? 0;
     const sessions = schedule && ready ? joinableSessions(schedule, duration, now(), 6) : [];
-    const chosen = hasAccess ? chosenSession(req, event, registrant) : undefined;
+    const chosen = hasAccess ? (pickedMs ?? chosenSession(req, event, registrant)) : undefined;
     const session =
       schedule && chosen !== undefined ? sessionView(schedule, chosen, duration, now()) : undefined;
     const expired = Boolean(event.replay_expires_at && Date.parse(event.replay_expires_at) < now());
@@ -382,7 +387,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
         encode: String,
       });
     }
-    res.set('Cache-Control', 'no-store').json(await viewOf(req, event, registrant?.id));
+    res.set('Cache-Control', 'no-store').json(await viewOf(req, event, registrant?.id, startMs));
   });
 
   router.post('/w/:webinarId/register', async (req, res) => {
