@@ -179,7 +179,7 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
         shown.delete(id);
       }
     }
-  }, 200);
+  }, 100);
 
   return {
     visible: () => [...shown.keys()],
