@@ -207,6 +207,7 @@ $('#event-form').addEventListener('submit', (e) => {
     ...(type === 'live'
       ? { startsAt: start ? new Date(start).toISOString() : new Date().toISOString() }
       : { assetId: $<HTMLSelectElement>('#event-asset').value }),
+    ...(type === 'automated' ? { schedule: scheduleFromForm(start) } : {}),
     gate: gated
       ? {
           emailRequired: true,
@@ -231,11 +232,39 @@ $('#event-form').addEventListener('submit', (e) => {
   });
 });
 
-$('#event-type').addEventListener('change', () => {
-  const live = $<HTMLSelectElement>('#event-type').value === 'live';
-  $('#event-asset-field').hidden = live;
-  $('#event-start-field').hidden = !live;
-});
+/** The automated schedule as the API takes it; local times are the marketer's, in the chosen zone. */
+function scheduleFromForm(start: string): Record<string, unknown> {
+  const value = (id: string) => $<HTMLInputElement>(`#${id}`).value.trim();
+  const kind = $<HTMLSelectElement>('#schedule-kind').value;
+  const common = { kind, timezone: value('schedule-tz'), replayDays: Number(value('schedule-replay') || 0) };
+  if (kind === 'once') return { ...common, startsAt: new Date(start || Date.now()).toISOString() };
+  if (kind === 'recurring') return { ...common, start: start.slice(0, 16), rrule: value('schedule-rrule') };
+  if (kind === 'jit') {
+    return {
+      ...common,
+      everyMinutes: Number(value('schedule-every')),
+      openingHours: { from: value('schedule-from'), to: value('schedule-to') },
+    };
+  }
+  return common;
+}
+
+function syncEventForm(): void {
+  const type = $<HTMLSelectElement>('#event-type').value;
+  const kind = $<HTMLSelectElement>('#schedule-kind').value;
+  $('#event-asset-field').hidden = type === 'live';
+  $('#schedule-fields').hidden = type !== 'automated';
+  $('#event-start-field').hidden = !(
+    type === 'live' ||
+    (type === 'automated' && (kind === 'once' || kind === 'recurring'))
+  );
+  $('#schedule-rrule-field').hidden = kind !== 'recurring';
+  $('#schedule-every-field').hidden = kind !== 'jit';
+  $('#schedule-hours-field').hidden = kind !== 'jit';
+}
+$<HTMLInputElement>('#schedule-tz').value = Intl.DateTimeFormat().resolvedOptions().timeZone;
+$('#event-type').addEventListener('change', syncEventForm);
+$('#schedule-kind').addEventListener('change', syncEventForm);
 
 function upload(file: File, title: string): Promise<void> {
   const key = apiKey();

@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 import fs from 'node:fs';
 
 /** Busy CPU seconds of the whole machine so far (all processes: server, workers, ffmpeg, redis). */
@@ -50,4 +53,46 @@ export function table(rows: Record<string, string | number>[]): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map((r) => line(keys.map((k) => String(r[k])))),
   ].join('\n');
+}
+
+export interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+}
+
+function toMs(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return Number.NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+/**
+ * Debian's wrk: requests/s, p50/p99 latency, errors (socket errors plus non-2xx answers). Async on
+ * purpose: a server under test may live in this very process (cluster primary included).
+ */
+export async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  script?: { file: string; args: string[] },
+): Promise<WrkResult> {
+  const { stdout: out } = await execFileAsync(
+    'wrk',
+    [
+      ...['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s'],
+      ...(script ? ['-s', script.file, url, '--', ...script.args] : [url]),
+    ],
+    { encoding: 'utf8' },
+  );
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    errors: (errors ? errors.slice(1).reduce((t, n) => t + Number(n), 0) : 0) + Number(non2xx?.[1] ?? 0),
+  };
 }

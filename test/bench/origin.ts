@@ -14,44 +14,12 @@ import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-pla
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { freePort } from '../../src/services/embedded-redis.ts';
 import { makeSource } from '../helpers/media.ts';
-import { table } from './measure.ts';
+import { table, wrk } from './measure.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 /** onair's HTTP processes for the run (HTTP_PROCESSES): one per core is the large-event setting. */
 const HTTP_PROCESSES = process.env.BENCH_HTTP_PROCESSES ?? String(os.cpus().length);
 const root = path.resolve(import.meta.dirname, '../..');
-
-interface WrkResult {
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  errors: number;
-}
-
-function toMs(text: string): number {
-  const match = /([\d.]+)(us|ms|s)/.exec(text);
-  if (!match) return Number.NaN;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
-
-function wrk(url: string, connections: number): WrkResult {
-  const out = execFileSync(
-    'wrk',
-    ['-t2', `-c${connections}`, `-d${DURATION}s`, '--latency', '--timeout', '10s', url],
-    {
-      encoding: 'utf8',
-    },
-  );
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
-    p50ms: toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    p99ms: toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
-    errors: (errors ? errors.slice(1).reduce((t, n) => t + Number(n), 0) : 0) + Number(non2xx?.[1] ?? 0),
-  };
-}
 
 async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   let out = '';
@@ -186,9 +154,9 @@ export async function run(): Promise<void> {
     const ratios: string[] = [];
     for (const [what, urls] of Object.entries(targets)) {
       for (const connections of [200, 1000]) {
-        const n = wrk(urls.nginx, connections);
-        const o = wrk(urls.onair, connections);
-        const e = wrk(urls['onair+edge'], connections);
+        const n = await wrk(urls.nginx, connections, DURATION);
+        const o = await wrk(urls.onair, connections, DURATION);
+        const e = await wrk(urls['onair+edge'], connections, DURATION);
         for (const [server, r] of [
           ['nginx', n],
           ['onair', o],

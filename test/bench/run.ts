@@ -3,6 +3,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'vod-ladder': () => import('./vod-ladder.ts'),
   origin: () => import('./origin.ts'),
   'live-latency': () => import('./live-latency.ts'),
+  simulive: () => import('./simulive.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
