@@ -4,7 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { findAsset, type AssetRow } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
+import type { TimedMarker } from '../../pipelines/simulive.ts';
 import { markersOf } from '../automated/interactions.ts';
+import type { Schedule } from '../automated/schedule.ts';
 import { parseSessionScopeId, sessionView } from '../automated/sessions.ts';
 import { findEventByWebinarId, interactionsOf, scheduleOf } from '../db/events.ts';
 import { SessionPlaylists, type AiringSession } from './session-playlists.ts';
@@ -118,27 +120,63 @@ export function createOriginHandler(opts: OriginOptions) {
   const cache = new FileCache(opts.cacheBytes);
   const sessions = new SessionPlaylists();
 
-  async function resolve(scope: TokenScope, id: string, revision: string) {
+  /** What every session of one automated webinar shares, looked up once a second (not per session). */
+  const airings = new Map<string, { at: number; value: Airing | 'missing' }>();
+  interface Airing {
+    asset: AssetRow;
+    schedule: Schedule;
+    markers: TimedMarker[];
+    root: string | undefined;
+  }
+
+  async function airing(webinarId: string, revision: string): Promise<Airing | 'missing'> {
+    const key = `${webinarId}/${revision}`;
+    const hit = airings.get(key);
+    if (hit && now() - hit.at < 1000) return hit.value;
+    const event = await findEventByWebinarId(opts.db, webinarId);
+    const schedule = event?.type === 'automated' ? scheduleOf(event) : undefined;
+    const asset = event?.asset_id && schedule ? await findAsset(opts.db, event.asset_id) : undefined;
+    const value: Airing | 'missing' =
+      event && schedule && asset?.duration_seconds && asset.status === 'ready' && asset.revision === revision
+        ? {
+            asset,
+            schedule,
+            markers: markersOf(interactionsOf(event)),
+            root: opts.storage.localDir(revisionPrefix(asset.id, revision)),
+          }
+        : 'missing';
+    if (airings.size > 10_000) airings.clear();
+    airings.set(key, { at: now(), value });
+    return value;
+  }
+
+  async function resolve(
+    scope: TokenScope,
+    id: string,
+    revision: string,
+  ): Promise<Resolved | 'expired' | 'missing'> {
+    const sessionId = scope === 'e' ? parseSessionScopeId(id) : undefined;
+    if (sessionId) {
+      const a = await airing(sessionId.webinarId, revision);
+      if (a === 'missing') return a;
+      const view = sessionView(a.schedule, sessionId.startMs, a.asset.duration_seconds!, now());
+      return {
+        asset: a.asset,
+        growing: false,
+        root: a.root,
+        session: {
+          startMs: sessionId.startMs,
+          closesAtMs: view.replayUntilMs ?? view.endMs + SESSION_GRACE_MS,
+          markers: a.markers,
+        },
+      };
+    }
     const key = `${scope}/${id}/${revision}`;
     const hit = scopes.get(key);
     if (hit && now() - hit.at < 1000) return hit.value;
     let asset: AssetRow | undefined;
     let expired = false;
-    let session: AiringSession | undefined;
-    const sessionId = scope === 'e' ? parseSessionScopeId(id) : undefined;
-    if (sessionId) {
-      const event = await findEventByWebinarId(opts.db, sessionId.webinarId);
-      const schedule = event?.type === 'automated' ? scheduleOf(event) : undefined;
-      asset = event?.asset_id && schedule ? await findAsset(opts.db, event.asset_id) : undefined;
-      if (event && schedule && asset?.duration_seconds) {
-        const view = sessionView(schedule, sessionId.startMs, asset.duration_seconds, now());
-        session = {
-          startMs: sessionId.startMs,
-          closesAtMs: view.replayUntilMs ?? view.endMs + SESSION_GRACE_MS,
-          markers: markersOf(interactionsOf(event)),
-        };
-      }
-    } else if (scope === 'e') {
+    if (scope === 'e') {
       const event = await findEventByWebinarId(opts.db, id);
       expired = Boolean(event?.replay_expires_at && Date.parse(event.replay_expires_at) < now());
       asset = event?.asset_id ? await findAsset(opts.db, event.asset_id) : undefined;
@@ -149,16 +187,9 @@ export function createOriginHandler(opts: OriginOptions) {
     const growing = asset?.status !== 'ready' && asset?.preview_revision === revision;
     const value = expired
       ? 'expired'
-      : sessionId && !session
-        ? 'missing'
-        : asset && (published || (growing && !session))
-          ? {
-              asset,
-              growing,
-              root: opts.storage.localDir(revisionPrefix(asset.id, revision)),
-              ...(session ? { session } : {}),
-            }
-          : 'missing';
+      : asset && (published || growing)
+        ? { asset, growing, root: opts.storage.localDir(revisionPrefix(asset.id, revision)) }
+        : 'missing';
     if (scopes.size > 10_000) scopes.clear();
     scopes.set(key, { at: now(), value });
     return value;

@@ -20,6 +20,8 @@ export interface AiringSession {
 
 interface ParsedRendition {
   readonly mtimeMs: number;
+  /** When the file was last checked for changes (a published VOD playlist rarely changes). */
+  checkedAt: number;
   readonly playlist: MediaPlaylist;
   readonly timeline: SessionTimeline;
   readonly indexOf: ReadonlyMap<string, number>;
@@ -51,13 +53,18 @@ export class SessionPlaylists {
   readonly #texts = new Map<string, { body: Buffer; etag: string }>();
 
   async #rendition(playlistFile: string): Promise<ParsedRendition | undefined> {
+    const cached = this.#renditions.get(playlistFile);
+    if (cached && Date.now() - cached.checkedAt < 1000) return cached;
     const stat = await fsp.stat(playlistFile).catch(() => undefined);
     if (!stat) return undefined;
-    const cached = this.#renditions.get(playlistFile);
-    if (cached && cached.mtimeMs === stat.mtimeMs) return cached;
+    if (cached && cached.mtimeMs === stat.mtimeMs) {
+      cached.checkedAt = Date.now();
+      return cached;
+    }
     const playlist = parseMediaPlaylist(await fsp.readFile(playlistFile, 'utf8'));
     const parsed: ParsedRendition = {
       mtimeMs: stat.mtimeMs,
+      checkedAt: Date.now(),
       playlist,
       timeline: timelineOf(playlist.segments),
       indexOf: new Map(playlist.segments.map((s, i) => [s.uri, i])),
