@@ -96,6 +96,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\s*\d+\s*[smhd](\s*,\s*\d+\s*[smhd])*\s*$/, 'a list like 24h,1h,10m')
     .default('24h,1h,10m'),
+  /** How long after a session ends registrants who did not watch get the replay link. */
+  MISSED_MAIL_DELAY: z
+    .string()
+    .regex(/^\s*\d+\s*[smhd]\s*$/, 'a duration like 5m')
+    .default('5m'),
 });
 
 export type Config = Readonly<{
@@ -131,6 +136,7 @@ export type Config = Readonly<{
   mailFrom: string;
   /** Reminder offsets before a session, in seconds, largest first. */
   reminderOffsetsSeconds: readonly number[];
+  missedMailDelaySeconds: number;
   live: {
     segmentSeconds: number;
     dvrSeconds: number;
@@ -141,6 +147,12 @@ export type Config = Readonly<{
     lockMs: number;
   };
 }>;
+
+/** `90s`, `10m`, `1h`, `2d` in seconds. */
+function durationSeconds(text: string): number {
+  const m = /(\d+)\s*([smhd])/.exec(text)!;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
 
 /** Parses the environment once into a frozen, typed configuration; throws a readable error. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -183,11 +195,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     reminderOffsetsSeconds: e.REMINDER_OFFSETS.split(',')
-      .map((part) => {
-        const m = /(\d+)\s*([smhd])/.exec(part)!;
-        return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-      })
+      .map(durationSeconds)
       .sort((a, b) => b - a),
+    missedMailDelaySeconds: durationSeconds(e.MISSED_MAIL_DELAY),
     live: Object.freeze({
       segmentSeconds: e.LIVE_SEGMENT_SECONDS,
       dvrSeconds: e.LIVE_DVR_SECONDS,

@@ -2,9 +2,6 @@ import type { JobQueues } from '../queue/catalogue.ts';
 
 export type MailKind = 'confirmation' | 'reminder' | 'missed';
 
-/** After a session ends, no-shows get the replay link this much later. */
-export const MISSED_DELAY_MS = 5 * 60_000;
-
 /** Deterministic: the same mail is queued once, however often (restarts, retries, double clicks). */
 export function mailJobId(
   kind: MailKind,
@@ -24,6 +21,8 @@ export interface SessionMails {
   offsetsSeconds: readonly number[];
   /** Whether the no-show email makes sense (there is a replay). */
   replay: boolean;
+  /** How long after the end the no-show email goes. */
+  missedDelaySeconds: number;
   confirmation: boolean;
 }
 
@@ -58,7 +57,7 @@ export async function queueSessionMails(queues: JobQueues, m: SessionMails, nowM
       { ...base, kind: 'missed' },
       mailJobId('missed', m.registrantId, sessionAt),
       {
-        delayMs: m.sessionEndMs + MISSED_DELAY_MS - nowMs,
+        delayMs: m.sessionEndMs + m.missedDelaySeconds * 1000 - nowMs,
       },
     );
   }

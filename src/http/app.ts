@@ -76,6 +76,7 @@ export function createApp(deps: AppDeps): express.Express {
       redis: deps.redis,
       queues: deps.queues,
       reminderOffsetsSeconds: deps.config.reminderOffsetsSeconds,
+      missedMailDelaySeconds: deps.config.missedMailDelaySeconds,
       baseUrl,
       rtmpUrl,
     }),
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
       registerPerMinute: deps.config.registerPerMinute,
       queues: deps.queues,
       reminderOffsetsSeconds: deps.config.reminderOffsetsSeconds,
+      missedMailDelaySeconds: deps.config.missedMailDelaySeconds,
     }),
   );
 

@@ -72,6 +72,7 @@ export interface EventRoutesDeps {
   queues: JobQueues;
   /** Reminder offsets (seconds) for registrants moved to another session. */
   reminderOffsetsSeconds: readonly number[];
+  missedMailDelaySeconds: number;
   baseUrl: (req: Request) => string;
   /** The RTMP server URL presenters paste into OBS. */
   rtmpUrl: (req: Request) => string;
@@ -257,6 +258,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
           baseUrl,
           offsetsSeconds: deps.reminderOffsetsSeconds,
           replay: replayDaysOf(schedule) > 0,
+          missedDelaySeconds: deps.missedMailDelaySeconds,
           confirmation: true,
         },
         now,

@@ -29,6 +29,7 @@ export interface ViewerRoutesDeps {
   registerPerMinute: number;
   queues: JobQueues;
   reminderOffsetsSeconds: readonly number[];
+  missedMailDelaySeconds: number;
   now?: () => number;
 }
 
@@ -335,6 +336,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
         baseUrl: deps.baseUrl(req),
         offsetsSeconds: deps.reminderOffsetsSeconds,
         replay: replayDaysOf(schedule) > 0,
+        missedDelaySeconds: deps.missedMailDelaySeconds,
         confirmation: true,
       },
       now(),

@@ -28,6 +28,7 @@ beforeAll(async () => {
     MAIL_FROM: 'Webinars <webinars@example.com>',
     // Reminders 24 h (already past for a session this close), 8 s and 4 s before the start.
     REMINDER_OFFSETS: '24h,8s,4s',
+    MISSED_MAIL_DELAY: '1s',
   });
   const source = await makeSource(path.join(work, 'talk.mp4'), { width: 640, height: 360, seconds: 90 });
   const ready = await server.client.waitForAsset(
@@ -338,6 +339,77 @@ describe('automated webinars', () => {
       body: 'List-Unsubscribe=One-Click',
     });
     expect(unsub.status).toBe(200);
+  });
+
+  it('no-shows get the replay link after the end, viewers who watched do not; on-demand sessions start on arrival', async () => {
+    const gate = {
+      emailRequired: true,
+      privacyNoticeUrl: 'https://example.com/privacy',
+      privacyNoticeVersion: '1',
+    };
+    // 90 s recording, started 82 s ago: it ends in about 8 s.
+    const start = Math.floor((Date.now() - 82_000) / 1000) * 1000;
+    const event = await createAutomated(
+      { kind: 'once', startsAt: new Date(start).toISOString(), replayDays: 2 },
+      { gate },
+    );
+    const sessionAt = new Date(start).toISOString();
+    const watcher = new Viewer(event);
+    const joined = await watcher.call<Info>('POST', '/register', {
+      email: 'carol@example.com',
+      noticeVersion: '1',
+      sessionAt,
+    });
+    expect(joined.json.state).toBe('playable');
+    expect(
+      (
+        await watcher.call('POST', '/heartbeat', {
+          sessionId: 'carol-watching-0001',
+          position: 84,
+          played: 6,
+        })
+      ).status,
+    ).toBe(204);
+    const noShow = new Viewer(event);
+    expect(
+      (await noShow.call('POST', '/register', { email: 'dave@example.com', noticeVersion: '1', sessionAt }))
+        .status,
+    ).toBe(201);
+    const missed = await until(
+      'the no-show mail',
+      () =>
+        smtp.mails.find(
+          (m) => m.to === 'dave@example.com' && m.parsed.subject?.startsWith('Sorry we missed you'),
+        ),
+      40_000,
+    );
+    expect(missed.parsed.text).toContain('next 2 days');
+    expect(missed.parsed.text).toMatch(/\/w\/\d{9}\?k=/);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(
+      smtp.mails.filter((m) => m.to === 'carol@example.com' && m.parsed.subject?.startsWith('Sorry')),
+    ).toHaveLength(0);
+    const sessions = await api<{ sessions: { registrants: number; attendees: number }[] }>(
+      'GET',
+      `/api/events/${event.id}/sessions?from=${encodeURIComponent(new Date(start - 1000).toISOString())}&to=${encodeURIComponent(new Date(start + 1000).toISOString())}`,
+    );
+    expect(sessions.json.sessions[0]).toMatchObject({ registrants: 2, attendees: 1 });
+
+    // On demand: the session is the viewer's own and starts when they arrive.
+    const onDemand = await createAutomated({ kind: 'on_demand' });
+    const viewer = new Viewer(onDemand);
+    expect((await viewer.call<Info>('GET', '/info.json')).json.state).toBe('choose');
+    const now = await viewer.call<Info>('POST', '/session', { sessionAt: 'now' });
+    expect(now.json.state).toBe('playable');
+    expect(now.json.playback!.live).toBe(true);
+    const master = parseMasterPlaylist(await (await fetch(now.json.playback!.master)).text());
+    const first = parseMediaPlaylist(
+      await (await fetch(new URL(master.variants[0]!.uri, now.json.playback!.master))).text(),
+    );
+    expect(first.mediaSequence).toBe(0);
+    expect(first.segments.length).toBeLessThanOrEqual(2);
+    // A scheduled webinar has no "now" session.
+    expect((await noShow.call('POST', '/session', { sessionAt: 'now' })).status).toBe(400);
   });
 
   it('moving a session moves its pending reminders; deleting the event cancels them', async () => {
