@@ -1,6 +1,6 @@
 import { formatRational, rationalValue } from './rational.ts';
 import type { VideoFacts } from './source-facts.ts';
-import { AUDIO_RENDITION } from './vod-args.ts';
+import { aacArgs, hlsLadderOutputArgs } from './vod-args.ts';
 import type { Ladder } from './vod-ladder.ts';
 
 /**
@@ -89,30 +89,15 @@ export function buildLiveTranscodeArgs(plan: LiveTranscodePlan): string[] {
       `keyint=${plan.passthrough ? 600 : gop}:min-keyint=${plan.passthrough ? 1 : gop}:scenecut=0:open-gop=0`,
     );
   });
-  if (plan.audio) args.push('-c:a', 'aac', '-b:a', `${plan.audioBitrateKbps}k`, '-ac', '2', '-ar', '48000');
-
-  const streamMap = rungs.map((rung, i) => `v:${i}${plan.audio ? ',agroup:aud' : ''},name:${rung.name}`);
-  if (plan.audio) streamMap.push(`a:0,agroup:aud,name:${AUDIO_RENDITION}`);
-  const dir = `${plan.outputDir}/%v/${plan.period}`;
+  if (plan.audio) args.push(...aacArgs(plan.audioBitrateKbps));
   args.push(
-    '-f',
-    'hls',
-    '-hls_time',
-    String(plan.segmentSeconds),
-    // Every segment stays listed: the job builds the sliding window and the recording from it.
-    '-hls_list_size',
-    '0',
-    '-hls_segment_type',
-    'fmp4',
-    '-hls_flags',
-    'independent_segments+temp_file',
-    '-hls_fmp4_init_filename',
-    'init.mp4',
-    '-hls_segment_filename',
-    `${dir}/seg_%05d.m4s`,
-    '-var_stream_map',
-    streamMap.join(' '),
-    `${dir}/index.m3u8`,
+    ...hlsLadderOutputArgs({
+      rungNames: rungs.map((r) => r.name),
+      audio: plan.audio,
+      segmentSeconds: plan.segmentSeconds,
+      dir: `${plan.outputDir}/%v/${plan.period}`,
+      mode: 'live',
+    }),
   );
   return args;
 }

@@ -92,40 +92,50 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
       );
     });
   }
-  if (plan.audio) {
-    args.push('-c:a', 'aac', '-b:a', `${plan.audioBitrateKbps}k`, '-ac', '2', '-ar', '48000');
-  }
-
-  const streamMap: string[] = rungs.map(
-    (rung, i) => `v:${i}${plan.audio ? ',agroup:aud' : ''},name:${rung.name}`,
-  );
-  if (plan.audio) streamMap.push(`a:0${rungs.length > 0 ? ',agroup:aud' : ''},name:${AUDIO_RENDITION}`);
-
+  if (plan.audio) args.push(...aacArgs(plan.audioBitrateKbps));
   args.push(
-    '-f',
-    'hls',
-    '-hls_time',
-    String(plan.segmentSeconds),
-    // EVENT: the playlists grow while we encode, so the asset plays before it is finished.
-    '-hls_playlist_type',
-    'event',
-    '-hls_segment_type',
-    'fmp4',
-    '-hls_flags',
-    'independent_segments+temp_file',
-    '-hls_fmp4_init_filename',
-    'init.mp4',
-    '-hls_segment_filename',
-    `${plan.outputDir}/%v/seg_%05d.m4s`,
-    '-var_stream_map',
-    streamMap.join(' '),
-    `${plan.outputDir}/%v/index.m3u8`,
+    ...hlsLadderOutputArgs({
+      rungNames: rungs.map((r) => r.name),
+      audio: plan.audio,
+      segmentSeconds: plan.segmentSeconds,
+      dir: `${plan.outputDir}/%v`,
+      // EVENT: the playlists grow while we encode, so the asset plays before it is finished.
+      mode: 'event',
+    }),
   );
 
   if (plan.stills) {
     args.push('-map', '[stills]', '-c:v', 'png', '-f', 'image2', plan.stills.pattern);
   }
   return args;
+}
+
+/** The one audio rendition: AAC-LC stereo 48 kHz, whatever the source had. */
+export function aacArgs(kbps: number): string[] {
+  return ['-c:a', 'aac', '-b:a', `${kbps}k`, '-ac', '2', '-ar', '48000'];
+}
+
+/**
+ * The fMP4 HLS muxer for a ladder: a folder per rendition (`dir` contains `%v`), one shared audio
+ * rendition in group `aud`. `event` keeps an EVENT playlist (VOD encodes); `live` keeps every
+ * segment listed in ffmpeg's own playlist, from which the live job builds the public window.
+ */
+export function hlsLadderOutputArgs(o: {
+  rungNames: readonly string[];
+  audio: boolean;
+  segmentSeconds: number;
+  dir: string;
+  mode: 'event' | 'live';
+}): string[] {
+  const streamMap = o.rungNames.map((name, i) => `v:${i}${o.audio ? ',agroup:aud' : ''},name:${name}`);
+  if (o.audio) streamMap.push(`a:0${o.rungNames.length > 0 ? ',agroup:aud' : ''},name:${AUDIO_RENDITION}`);
+  return [
+    ...['-f', 'hls', '-hls_time', String(o.segmentSeconds)],
+    ...(o.mode === 'event' ? ['-hls_playlist_type', 'event'] : ['-hls_list_size', '0']),
+    ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments+temp_file'],
+    ...['-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', `${o.dir}/seg_%05d.m4s`],
+    ...['-var_stream_map', streamMap.join(' '), `${o.dir}/index.m3u8`],
+  ];
 }
 
 /**

@@ -10,6 +10,7 @@ import { mailJobId } from '../../src/automated/reminders.ts';
 import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
 import { makeSource } from '../helpers/media.ts';
+import { apiCall, until } from '../helpers/api.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startSmtpServer, type ReceivedMail } from '../helpers/smtp.ts';
 
@@ -47,21 +48,8 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function api<T = Record<string, unknown>>(
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; json: T }> {
-  const response = await fetch(`${server.url}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${server.apiKey}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as T };
+function api<T = Record<string, unknown>>(method: string, url: string, body?: unknown) {
+  return apiCall<T>(server, method, url, body);
 }
 
 interface AutomatedEvent {
@@ -140,20 +128,6 @@ interface Info {
   session: { startsAt: string; state: string } | null;
   sessions: { startsAt: string; state: string }[];
   playback: { master: string; live: boolean; complete: boolean } | null;
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('automated webinars', () => {

@@ -8,6 +8,7 @@ import { parseMasterPlaylist, parseMediaPlaylist, type MediaPlaylist } from '../
 import { verifyWebhook } from '../../src/services/webhooks.ts';
 import { obsLikePublish, startPublisher, type Publisher } from '../helpers/live.ts';
 import { firstFrameOf } from '../helpers/media.ts';
+import { apiCall, until } from '../helpers/api.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -56,21 +57,8 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function api<T = Record<string, unknown>>(
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; json: T }> {
-  const response = await fetch(`${server.url}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${server.apiKey}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as T };
+function api<T = Record<string, unknown>>(method: string, url: string, body?: unknown) {
+  return apiCall<T>(server, method, url, body);
 }
 
 interface LiveEvent {
@@ -105,20 +93,6 @@ async function info(event: LiveEvent): Promise<Info> {
   return (await (
     await fetch(`${server.url}/w/${event.webinarId.replace(/-/g, '')}/info.json`)
   ).json()) as Info;
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 function publish(event: LiveEvent, spec: Parameters<typeof startPublisher>[1] = {}): Publisher {
