@@ -113,6 +113,21 @@ async function liveCell(e: EventSummary): Promise<Node> {
   return box;
 }
 
+/** Automated webinars: the session on air or the next one, and how many registered for it. */
+async function sessionsCell(e: EventSummary): Promise<Node> {
+  const response = await api(`/api/events/${e.id}/sessions`);
+  const span = document.createElement('span');
+  if (!response.ok) return span;
+  const { sessions } = (await response.json()) as {
+    sessions: { startsAt: string; state: string; registrants: number }[];
+  };
+  const next = sessions.find((s) => s.state === 'live' || s.state === 'upcoming');
+  span.textContent = next
+    ? `${next.state === 'live' ? 'on air since' : 'next'} ${new Date(next.startsAt).toLocaleString()} · ${next.registrants} registered · ${sessions.length} in 14 days`
+    : 'no session in the next 14 days';
+  return span;
+}
+
 async function liveHealth(id: string): Promise<LiveHealth | undefined> {
   const response = await api(`/api/events/${id}/live`);
   return response.ok ? ((await response.json()) as LiveHealth) : undefined;
@@ -143,7 +158,11 @@ async function renderEvents(events: EventSummary[]): Promise<void> {
   const stats = await Promise.all(
     events.map(async (e) => (await api(`/api/events/${e.id}/analytics`)).json() as Promise<Analytics>),
   );
-  const lives = await Promise.all(events.map((e) => (e.live ? liveCell(e) : Promise.resolve(undefined))));
+  const lives = await Promise.all(
+    events.map((e) =>
+      e.live ? liveCell(e) : e.type === 'automated' ? sessionsCell(e) : Promise.resolve(undefined),
+    ),
+  );
   const body = $<HTMLTableSectionElement>('#events');
   // Keep open presenter panels open across the refresh.
   const open = new Set([...body.querySelectorAll('details[open]')].map((d) => d.closest('tr')?.dataset.id));

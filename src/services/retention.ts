@@ -3,8 +3,9 @@ import type { Db } from '../db/database.ts';
 import { eraseRegistrants } from '../db/registrants.ts';
 
 /**
- * Retention: registrants of events that ended more than `days` ago are anonymised. Run by a
- * scheduled job; `now` is injectable so tests need not wait 90 days.
+ * Retention: registrants of events that ended more than `days` ago are anonymised, and so are
+ * registrants of an automated webinar whose session was more than `days` ago (such webinars may
+ * air for years). Run by a scheduled job; `now` is injectable so tests need not wait 90 days.
  */
 export async function anonymiseExpiredRegistrants(db: Db, now: Date, days: number): Promise<number> {
   const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
@@ -28,5 +29,16 @@ export async function anonymiseExpiredRegistrants(db: Db, now: Date, days: numbe
       ids.map((r) => r.id),
     );
   }
+  const pastSessions = await db
+    .selectFrom('registrants')
+    .select('id')
+    .where('session_at', 'is not', null)
+    .where('session_at', '<=', cutoff)
+    .where('anonymised_at', 'is', null)
+    .execute();
+  erased += await eraseRegistrants(
+    db,
+    pastSessions.map((r) => r.id),
+  );
   return erased;
 }

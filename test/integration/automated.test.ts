@@ -10,6 +10,9 @@ import { mailJobId } from '../../src/automated/reminders.ts';
 import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
 import { makeSource } from '../helpers/media.ts';
+import { loadConfig } from '../../src/config.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { anonymiseExpiredRegistrants } from '../../src/services/retention.ts';
 import { apiCall, until } from '../helpers/api.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { startSmtpServer, type ReceivedMail } from '../helpers/smtp.ts';
@@ -368,6 +371,21 @@ describe('automated webinars', () => {
       `/api/events/${event.id}/sessions?from=${encodeURIComponent(new Date(start - 1000).toISOString())}&to=${encodeURIComponent(new Date(start + 1000).toISOString())}`,
     );
     expect(sessions.json.sessions[0]).toMatchObject({ registrants: 2, attendees: 1 });
+
+    // Retention: registrants of a session more than RETENTION_DAYS ago are anonymised.
+    const db = openDatabase(loadConfig({ DATA_DIR: server.dataDir }));
+    try {
+      const erased = await anonymiseExpiredRegistrants(db, new Date(start + 91 * 86_400_000), 90);
+      expect(erased).toBeGreaterThanOrEqual(2);
+      const left = await db
+        .selectFrom('registrants')
+        .select(['email'])
+        .where('event_id', '=', event.id)
+        .execute();
+      expect(left.map((r) => r.email)).toEqual([null, null]);
+    } finally {
+      await db.destroy();
+    }
 
     // On demand: the session is the viewer's own and starts when they arrive.
     const onDemand = await createAutomated({ kind: 'on_demand' });
