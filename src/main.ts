@@ -7,7 +7,6 @@ import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
 import { connectRedis } from './queue/redis.ts';
-import net from 'node:net';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
 import { LocalStorage } from './storage/local-storage.ts';
@@ -141,9 +140,15 @@ export async function startServer(
         path.resolve(import.meta.dirname, 'live/ingest-main.ts'),
         'ingest',
       );
+      const ready = ingest.waitForMessage<{ port: number }>('ingest-ready', 15_000);
       ingest.start();
       cleanups.push(() => ingest.stop());
-      await waitForPort(config.rtmpPort, 20_000);
+      // Its own report, not an open port: another program on RTMP_PORT must not pass for it.
+      await ready.catch(() => {
+        throw new Error(
+          `the RTMP ingest did not start: is port ${config.rtmpPort} in use? Set RTMP_PORT, or INGEST=off to run without live ingest.`,
+        );
+      });
       log.info('rtmp ingest up', { port: config.rtmpPort });
     }
 
@@ -181,24 +186,6 @@ export async function startServer(
   } catch (err) {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     throw err;
-  }
-}
-
-/** Resolves once something accepts TCP connections on the loopback port. */
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`the RTMP ingest did not open port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

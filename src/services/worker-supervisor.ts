@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
 import path from 'node:path';
 import type { Logger } from '../log.ts';
 
@@ -11,6 +12,7 @@ export class WorkerSupervisor {
   #stopping = false;
   /** Consecutive quick crashes, for backoff: a worker that cannot start must not spin. */
   #crashes = 0;
+  readonly #messages = new EventEmitter();
 
   constructor(
     private readonly count: number,
@@ -32,6 +34,9 @@ export class WorkerSupervisor {
     const child = fork(this.entry, [], { env: this.env, execArgv: ['--import', 'tsx'], stdio: 'inherit' });
     const started = Date.now();
     this.#children.add(child);
+    child.on('message', (message: { type?: string }) => {
+      if (message?.type) this.#messages.emit(message.type, message);
+    });
     child.once('exit', (code, signal) => {
       this.#children.delete(child);
       if (this.#stopping) return;
@@ -42,6 +47,16 @@ export class WorkerSupervisor {
         if (!this.#stopping) this.#spawn();
       }, delay).unref();
     });
+  }
+
+  /** Resolves with the first `{type}` message a child sends (its "ready"), or fails after `timeoutMs`. */
+  async waitForMessage<T>(type: string, timeoutMs: number): Promise<T> {
+    const [message] = (await once(this.#messages, type, { signal: AbortSignal.timeout(timeoutMs) }).catch(
+      () => {
+        throw new Error(`no ${this.role} reported "${type}" within ${timeoutMs / 1000} s`);
+      },
+    )) as [T];
+    return message;
   }
 
   async stop(timeoutMs = 15_000): Promise<void> {

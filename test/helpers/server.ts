@@ -20,6 +20,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: '0',
+    RTMP_PORT: '0',
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     X264_PRESET: 'ultrafast',

@@ -47,6 +47,7 @@ async function startOnair(dataDir: string): Promise<OnairProcess> {
     env: {
       ...process.env,
       PORT: '0',
+      RTMP_PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
