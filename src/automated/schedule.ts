@@ -155,7 +155,8 @@ export function localParts(ms: number, timeZone: string) {
   };
 }
 
-function offsetMs(ms: number, timeZone: string): number {
+/** The zone's UTC offset (ms, east positive) at an instant. */
+export function offsetMs(ms: number, timeZone: string): number {
   const p = localParts(ms, timeZone);
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
 }

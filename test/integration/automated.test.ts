@@ -260,7 +260,10 @@ describe('automated webinars', () => {
     const ics = confirmation.parsed.attachments.find((a) => a.contentType.startsWith('text/calendar'));
     expect(ics).toBeDefined();
     const calendar = new ICAL.Component(ICAL.parse(ics!.content.toString('utf8')) as unknown[]);
+    // In the event's zone (Europe/Rome), with its VTIMEZONE.
+    ICAL.TimezoneService.register(new ICAL.Timezone(calendar.getFirstSubcomponent('vtimezone')!));
     const vevent = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!);
+    expect(vevent.startDate.zone?.tzid).toBe('Europe/Rome');
     expect(vevent.startDate.toJSDate().getTime()).toBe(start);
     const join = /(http:\/\/\S+\/w\/\d{9}\?k=\S+)/.exec(confirmation.parsed.text ?? '')![1]!;
 

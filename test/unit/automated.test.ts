@@ -217,29 +217,41 @@ describe('simulive playlists', () => {
 });
 
 describe('emails', () => {
-  it('the invite is RFC 5545 an iCalendar parser accepts, at the session instant, folded and escaped', () => {
-    const start = Date.parse('2026-12-01T09:00:00Z');
-    const text = sessionInvite({
-      uid: 'ev_1-rg_1@onair',
-      title: 'Pricing, explained; live',
-      description: 'A long description '.repeat(10),
-      url: 'https://webinars.example.com/w/123456789?k=abc',
-      startMs: start,
-      endMs: start + 3600_000,
-      timezone: 'Europe/Rome',
-      organizerName: 'onair',
-      organizerEmail: 'webinars@example.com',
-      sequence: 1,
-      stampMs: start - day,
-    });
-    expect(text.split('\r\n').every((line) => Buffer.byteLength(line) <= 75)).toBe(true);
-    const jcal = ICAL.parse(text) as unknown[];
-    const calendar = new ICAL.Component(jcal);
-    const event = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!);
-    expect(event.summary).toBe('Pricing, explained; live');
-    expect(event.startDate.toJSDate().toISOString()).toBe('2026-12-01T09:00:00.000Z');
-    expect(event.endDate.toJSDate().toISOString()).toBe('2026-12-01T10:00:00.000Z');
-    expect(event.uid).toBe('ev_1-rg_1@onair');
+  it('the invite is RFC 5545 an iCalendar parser accepts: the session instant, in the event zone, folded and escaped', () => {
+    for (const [at, zone, wall] of [
+      ['2026-12-01T09:00:00Z', 'Europe/Rome', '2026-12-01T10:00:00'], // CET
+      ['2026-07-01T08:00:00Z', 'Europe/Rome', '2026-07-01T10:00:00'], // CEST
+      ['2026-11-02T18:00:00Z', 'America/New_York', '2026-11-02T13:00:00'], // EST, the day after the change
+      ['2026-12-01T09:00:00Z', 'Asia/Tokyo', '2026-12-01T18:00:00'], // no daylight saving
+      ['2026-12-01T09:00:00Z', 'UTC', '2026-12-01T09:00:00Z'],
+    ] as const) {
+      const start = Date.parse(at);
+      const text = sessionInvite({
+        uid: 'ev_1-rg_1@onair',
+        title: 'Pricing, explained; live',
+        description: 'A long description '.repeat(10),
+        url: 'https://webinars.example.com/w/123456789?k=abc',
+        startMs: start,
+        endMs: start + 3600_000,
+        timezone: zone,
+        organizerName: 'onair',
+        organizerEmail: 'webinars@example.com',
+        sequence: 1,
+        stampMs: start - day,
+      });
+      expect(text.split('\r\n').every((line) => Buffer.byteLength(line) <= 75)).toBe(true);
+      const jcal = ICAL.parse(text) as unknown[];
+      const calendar = new ICAL.Component(jcal);
+      const vtimezone = calendar.getFirstSubcomponent('vtimezone');
+      if (vtimezone) ICAL.TimezoneService.register(new ICAL.Timezone(vtimezone));
+      const event = new ICAL.Event(calendar.getFirstSubcomponent('vevent')!);
+      expect(event.summary).toBe('Pricing, explained; live');
+      expect(event.startDate.toString()).toBe(wall);
+      expect(event.startDate.toJSDate().toISOString(), zone).toBe(new Date(start).toISOString());
+      expect(event.endDate.toJSDate().toISOString()).toBe(new Date(start + 3600_000).toISOString());
+      expect(event.uid).toBe('ev_1-rg_1@onair');
+      if (zone !== 'UTC') expect(text).toContain(`DTSTART;TZID=${zone}:`);
+    }
   });
 
   it('subjects and links per kind; job ids are deterministic per registrant, session and offset', () => {
