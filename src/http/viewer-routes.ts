@@ -463,6 +463,11 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const event = await eventFor(req);
     const cta = interactionsFor(event).ctas.find((c) => c.id === req.params.ctaId);
     if (!cta) throw new HttpError(404, 'not_found', 'No such call-to-action.');
+    // Clicks feed the marketer's analytics: a script hammering the endpoint must not inflate them.
+    if (!(await deps.rateLimit(`cta:${req.ip ?? 'unknown'}`, 30, 60))) {
+      res.set('Retry-After', '60');
+      throw new HttpError(429, 'rate_limited', 'Too many clicks. Try again in a minute.');
+    }
     const registrantId = registrantIdFrom(req, event) ?? null;
     const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
     const chosen = chosenSession(req, event, registrant);
