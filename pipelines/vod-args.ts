@@ -139,6 +139,25 @@ export function hlsLadderOutputArgs(o: {
 }
 
 /**
+ * Storyboard stills from a finished recording made of fMP4 pieces (a live recording: one piece per
+ * period, listed in an ffconcat file), one every `everySeconds`: decodes the lowest rung only.
+ */
+export function buildStillsArgs(o: {
+  concatList: string;
+  everySeconds: number;
+  width: number;
+  height: number;
+  pattern: string;
+}): string[] {
+  return [
+    ...['-hide_banner', '-nostdin', '-y', '-loglevel', 'error'],
+    ...['-f', 'concat', '-safe', '0', '-i', o.concatList],
+    ...['-map', '0:v:0', '-vf', `fps=1/${o.everySeconds},scale=${o.width}:${o.height},setsar=1`],
+    ...['-c:v', 'png', '-f', 'image2', o.pattern],
+  ];
+}
+
+/**
  * One frame of the finished top rung. The input is one segment with its init (ffmpeg 5.1's HLS
  * demuxer misreads fMP4 playlists), so this decodes at most one segment.
  */

@@ -396,6 +396,7 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
         ready_at: new Date().toISOString(),
       });
       jobLog.info('replay ready', { assetId, seconds: Math.round(duration) });
+      await deps.queues.add('replay-images', { assetId }, `images-${assetId}`);
       if (event) {
         await emitWebhook(db, deps.queues, event.account_id, 'asset.ready', assetId, {
           assetId,

@@ -11,6 +11,7 @@ import { createTranscodeVodProcessor } from './transcode-vod.ts';
 import { createLiveStreamProcessor } from './live-stream.ts';
 import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
 import { createSendEmailProcessor } from './send-email.ts';
+import { createReplayImagesProcessor } from './replay-images.ts';
 import { loadSecret } from '../src/services/secret.ts';
 import { JobQueues } from '../src/queue/catalogue.ts';
 import path from 'node:path';
@@ -27,6 +28,7 @@ function processors(deps: WorkerDeps): Record<JobName, Processor> {
     'live-stream': createLiveStreamProcessor(deps),
     'deliver-webhook': createDeliverWebhookProcessor(deps),
     'send-email': createSendEmailProcessor(deps),
+    'replay-images': createReplayImagesProcessor(deps),
   };
 }
 

@@ -17,6 +17,17 @@ export const jobCatalogue = {
       removeOnFail: { age: 7 * 24 * 3600 },
     } satisfies JobsOptions,
   },
+  /** Thumbnails and storyboard of a live recording, after its replay is already published. */
+  'replay-images': {
+    queue: 'media',
+    payload: z.object({ assetId: z.string().min(1) }),
+    options: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 10_000 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    } satisfies JobsOptions,
+  },
   'retention-sweep': {
     queue: 'maintenance',
     payload: z.object({}),

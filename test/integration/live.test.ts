@@ -247,6 +247,17 @@ describe('live ingest', () => {
       `/api/assets/${events.json.assetId}`,
     );
     expect(asset.json.status).toBe('ready');
+    // Thumbnails and the scrubbing storyboard follow the replay (decoded from the lowest rung).
+    const boarded = await until('the replay storyboard', async () => {
+      const a = await api<{ playback: { storyboard: string | null } | null }>(
+        'GET',
+        `/api/assets/${events.json.assetId}`,
+      );
+      return a.json.playback?.storyboard ? a.json.playback.storyboard : undefined;
+    });
+    const vtt = await text(boarded);
+    expect(vtt.startsWith('WEBVTT')).toBe(true);
+    expect((vtt.match(/ --> /g) ?? []).length).toBeGreaterThanOrEqual(5);
 
     // Webhooks: live.started, live.ended, asset.ready, each signed with the endpoint's secret.
     const mine = () => received.filter((r) => r.body.includes(event.id));
@@ -302,6 +313,15 @@ describe('live ingest', () => {
     expect(discontinuities(await text(vod.url))).toBe(1);
     const after = await api<{ assetId: string }>('GET', `/api/events/${event.id}`);
     expect(after.json.assetId).toBe(before.json.assetId);
+    // The storyboard of a recording made of two periods (ffmpeg's concat demuxer over both).
+    const board = await until('the storyboard', async () => {
+      const a = await api<{ playback: { storyboard: string | null } | null }>(
+        'GET',
+        `/api/assets/${after.json.assetId}`,
+      );
+      return a.json.playback?.storyboard ?? undefined;
+    });
+    expect((await text(board)).startsWith('WEBVTT')).toBe(true);
   });
 
   it('moves a stream to another worker when its worker is killed, keeping what was recorded', async () => {
