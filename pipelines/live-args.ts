@@ -1,6 +1,6 @@
 import { formatRational, rationalValue } from './rational.ts';
 import type { VideoFacts } from './source-facts.ts';
-import { aacArgs, hlsLadderOutputArgs } from './vod-args.ts';
+import { aacArgs, cappedCrfArgs, hlsLadderOutputArgs } from './vod-args.ts';
 import type { Ladder } from './vod-ladder.ts';
 
 /**
@@ -74,12 +74,8 @@ export function buildLiveTranscodeArgs(plan: LiveTranscodePlan): string[] {
       'zerolatency',
       `-profile:v:${i}`,
       'high',
-      `-crf:v:${i}`,
-      String(rung.crf),
-      `-maxrate:v:${i}`,
-      `${rung.maxBitrateKbps}k`,
-      `-bufsize:v:${i}`,
-      `${rung.maxBitrateKbps}k`,
+      // A one-second buffer: live cannot borrow bits from the future the way a file encode can.
+      ...cappedCrfArgs(i, rung, rung.maxBitrateKbps),
     );
     // Keyframes where the copied top rung has them (the presenter's own GOP), or on a fixed
     // cadence when every rung is encoded: either way every rung cuts segments at the same instants.

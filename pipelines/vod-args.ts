@@ -1,5 +1,5 @@
 import { formatRational, rationalValue } from './rational.ts';
-import type { Ladder } from './vod-ladder.ts';
+import type { Ladder, Rung } from './vod-ladder.ts';
 
 export interface StillsPlan {
   /** One frame every this many seconds feeds the storyboard and the thumbnails. */
@@ -82,14 +82,7 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
     // Fixed GOP, no scene-cut keyframes: segment boundaries then coincide in every rung.
     args.push('-x264-params', `keyint=${gop}:min-keyint=${gop}:scenecut=0:open-gop=0`);
     rungs.forEach((rung, i) => {
-      args.push(
-        `-crf:v:${i}`,
-        String(rung.crf),
-        `-maxrate:v:${i}`,
-        `${rung.maxBitrateKbps}k`,
-        `-bufsize:v:${i}`,
-        `${rung.bufferKbits}k`,
-      );
+      args.push(...cappedCrfArgs(i, rung, rung.bufferKbits));
     });
   }
   if (plan.audio) args.push(...aacArgs(plan.audioBitrateKbps));
@@ -108,6 +101,14 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
     args.push('-map', '[stills]', '-c:v', 'png', '-f', 'image2', plan.stills.pattern);
   }
   return args;
+}
+
+/** Capped CRF for output video stream `index`: quality target under the rung's bit-rate cap. */
+export function cappedCrfArgs(index: number, rung: Rung, bufferKbits: number): string[] {
+  return [
+    ...[`-crf:v:${index}`, String(rung.crf), `-maxrate:v:${index}`, `${rung.maxBitrateKbps}k`],
+    ...[`-bufsize:v:${index}`, `${bufferKbits}k`],
+  ];
 }
 
 /** The one audio rendition: AAC-LC stereo 48 kHz, whatever the source had. */

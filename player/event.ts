@@ -46,6 +46,9 @@ const formatSession = (iso: string) =>
     timeZoneName: 'short',
   }).format(new Date(iso));
 
+const sessionLabel = (s: { startsAt: string; state: string }) =>
+  s.state === 'live' ? `${formatSession(s.startsAt)} (on now)` : formatSession(s.startsAt);
+
 /** Automated webinars: switch this viewer to a session (registrants are moved, reminders too). */
 async function chooseSession(sessionAt: string): Promise<void> {
   const response = await fetch(`${base}/session`, {
@@ -64,8 +67,7 @@ function showSessions(info: EventInfo, heading: string): void {
   list.replaceChildren();
   for (const s of info.sessions ?? []) {
     const item = document.createElement('li');
-    item.textContent =
-      s.state === 'live' ? `${formatSession(s.startsAt)} (on now)` : formatSession(s.startsAt);
+    item.textContent = sessionLabel(s);
     const button = document.createElement('button');
     button.type = 'button';
     button.textContent = s.state === 'live' ? 'Join now' : 'Choose';
@@ -201,8 +203,7 @@ function show(info: EventInfo): void {
       ...sessions.map((s) => {
         const option = document.createElement('option');
         option.value = s.startsAt;
-        option.textContent =
-          s.state === 'live' ? `${formatSession(s.startsAt)} (on now)` : formatSession(s.startsAt);
+        option.textContent = sessionLabel(s);
         return option;
       }),
     );

@@ -1,4 +1,4 @@
-import type { Player } from './player.ts';
+import { el, type Player } from './player.ts';
 
 /**
  * Timed calls-to-action, polls and chat of automated webinars, rendered over the player. They
@@ -51,17 +51,10 @@ function decode(value: string | undefined): unknown {
   }
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = ''): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = cls;
-  if (text) node.textContent = text;
-  return node;
-}
-
 export function attachInteractions(player: Player, root: HTMLElement, pageBase: string): InteractionsHandle {
-  const layer = el('div', 'onair-overlays');
+  const layer = el('div', { class: 'onair-overlays' });
   layer.setAttribute('aria-live', 'polite');
-  const chat = el('section', 'onair-chat');
+  const chat = el('section', { class: 'onair-chat' });
   chat.setAttribute('aria-label', 'Chat');
   chat.hidden = true;
   root.append(layer, chat);
@@ -100,11 +93,11 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
 
   function renderPollResults(box: HTMLElement, results: PollResults): void {
     const total = results.votes.reduce((a, b) => a + b, 0) || 1;
-    const list = el('ul', 'poll-results');
+    const list = el('ul', { class: 'poll-results' });
     results.options.forEach((option, i) => {
       const item = el(
         'li',
-        results.yourVote === i ? 'mine' : '',
+        results.yourVote === i ? { class: 'mine' } : {},
         `${option}: ${Math.round((results.votes[i]! / total) * 100)} %`,
       );
       list.append(item);
@@ -113,34 +106,34 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
   }
 
   function show(range: Range): HTMLElement {
-    const box = el('div', `onair-${range.kind}`);
+    const box = el('div', { class: `onair-${range.kind}` });
     box.dataset.id = range.id;
     if (range.kind === 'cta') {
       const d = range.data as CtaData;
-      const link = el('a', 'cta-button', d.buttonLabel);
+      const link = el('a', { class: 'cta-button' }, d.buttonLabel);
       link.href = d.url;
       link.target = '_blank';
       link.rel = 'noopener';
       link.addEventListener('click', () => void post(`/cta/${encodeURIComponent(d.id)}/click`));
-      box.append(el('p', 'cta-headline', d.headline), link);
+      box.append(el('p', { class: 'cta-headline' }, d.headline), link);
     } else {
       const d = range.data as PollData;
-      const options = el('div', 'poll-options');
+      const options = el('div', { class: 'poll-options' });
       d.options.forEach((option, i) => {
-        const button = el('button', '', option);
+        const button = el('button', {}, option);
         button.type = 'button';
         button.addEventListener('click', () => {
           void post(`/polls/${encodeURIComponent(d.id)}/vote`, { option: i }).then(async (response) => {
             if (response.ok) renderPollResults(box, (await response.json()) as PollResults);
             else {
               const error = ((await response.json()) as { error?: { message?: string } }).error;
-              box.append(el('p', 'poll-note', error?.message ?? 'Your vote was not counted.'));
+              box.append(el('p', { class: 'poll-note' }, error?.message ?? 'Your vote was not counted.'));
             }
           });
         });
         options.append(button);
       });
-      box.append(el('p', 'poll-question', d.question), options);
+      box.append(el('p', { class: 'poll-question' }, d.question), options);
       void fetch(`${pageBase}/polls/${encodeURIComponent(d.id)}`).then(async (r) => {
         if (!r.ok) return;
         const results = (await r.json()) as PollResults;
@@ -160,8 +153,8 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
         if (range.start <= now && !chatted.has(range.id)) {
           chatted.add(range.id);
           const d = range.data as ChatData;
-          const line = el('p', 'chat-line');
-          line.append(el('strong', '', `${d.author}: `), d.text);
+          const line = el('p', { class: 'chat-line' });
+          line.append(el('strong', {}, `${d.author}: `), d.text);
           chat.append(line);
           chat.hidden = false;
           chat.scrollTop = chat.scrollHeight;

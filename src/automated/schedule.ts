@@ -177,8 +177,7 @@ export function zonedToUtc(
   const guess = Date.UTC(year, month - 1, day, hour, minute);
   const before = offsetMs(guess - 86_400_000 / 2, timeZone);
   const after = offsetMs(guess + 86_400_000 / 2, timeZone);
-  const first = guess - Math.max(before, after);
-  const candidate = [guess - before, guess - after, first].find((t) => {
+  const candidate = [guess - before, guess - after].find((t) => {
     const p = localParts(t, timeZone);
     return p.year === year && p.month === month && p.day === day && p.hour === hour && p.minute === minute;
   });
@@ -280,15 +279,11 @@ export function validateSchedule(schedule: Schedule): void {
 export function sessionStarts(schedule: Schedule, fromMs: number, toMs: number): number[] {
   const blackout = new Set(schedule.blackoutDates ?? []);
   const tz = schedule.timezone;
-  const allowed = (ms: number) => {
-    const p = localParts(ms, tz);
-    return !blackout.has(isoDate(p));
-  };
   const out: number[] = [];
   if (schedule.kind === 'on_demand') return out;
   if (schedule.kind === 'once') {
     const at = Date.parse(schedule.startsAt);
-    return at >= fromMs && at < toMs && allowed(at) ? [at] : [];
+    return at >= fromMs && at < toMs && !blackout.has(isoDate(localParts(at, tz))) ? [at] : [];
   }
   if (schedule.kind === 'jit') {
     const from = parseClock(schedule.openingHours.from);

@@ -13,6 +13,9 @@ export interface SessionView {
 
 export const DEFAULT_REPLAY_DAYS = 7;
 
+/** How far ahead sessions are looked for (weekly and monthly schedules included), and the longest listing. */
+export const SESSION_HORIZON_MS = 400 * 86_400_000;
+
 export function replayDaysOf(schedule: Schedule): number {
   return schedule.replayDays ?? DEFAULT_REPLAY_DAYS;
 }
@@ -46,7 +49,7 @@ export function joinableSessions(
 ): SessionView[] {
   const from = nowMs - durationSeconds * 1000;
   // Look ahead far enough for weekly/monthly schedules.
-  const starts = sessionStarts(schedule, from, nowMs + 400 * 86_400_000).slice(0, count + 1);
+  const starts = sessionStarts(schedule, from, nowMs + SESSION_HORIZON_MS).slice(0, count + 1);
   return starts
     .map((start) => sessionView(schedule, start, durationSeconds, nowMs))
     .filter((s) => s.state === 'upcoming' || s.state === 'live')

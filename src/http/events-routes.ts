@@ -4,7 +4,7 @@ import { InteractionsSchema } from '../automated/interactions.ts';
 import { cancelSessionMails, queueSessionMails } from '../automated/reminders.ts';
 import { isSessionStart, sessionStarts, type Schedule } from '../automated/schedule.ts';
 import { ScheduleSchema } from '../automated/schedule-schema.ts';
-import { replayDaysOf, sessionView } from '../automated/sessions.ts';
+import { replayDaysOf, SESSION_HORIZON_MS, sessionView } from '../automated/sessions.ts';
 import { findAccountAsset, findAsset } from '../db/assets.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import type { Db } from '../db/database.ts';
@@ -244,7 +244,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       const next =
         schedule.kind === 'once'
           ? Date.parse(schedule.startsAt)
-          : sessionStarts(schedule, Math.max(old, now), now + 400 * 86_400_000)[0];
+          : sessionStarts(schedule, Math.max(old, now), now + SESSION_HORIZON_MS)[0];
       await cancelSessionMails(deps.queues, r.id, r.session_at!, deps.reminderOffsetsSeconds);
       if (next === undefined || next < now) continue;
       const sessionAt = new Date(next).toISOString();
@@ -284,7 +284,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
           message: 'to must be after from',
         })
         .refine(
-          (q) => Date.parse(q.to ?? '') - Date.parse(q.from ?? '') <= 400 * 86_400_000 || !q.from || !q.to,
+          (q) => Date.parse(q.to ?? '') - Date.parse(q.from ?? '') <= SESSION_HORIZON_MS || !q.from || !q.to,
           {
             message: 'at most 400 days at a time',
           },

@@ -98,18 +98,29 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     return id && Number(expires) * 1000 > now() ? id : undefined;
   }
 
-  function grantAccess(req: Request, res: Response, event: EventRow, registrantId: string): void {
-    const expires = Math.floor(now() / 1000) + ACCESS_DAYS * 86_400;
-    const secure = req.secure;
-    res.cookie(cookieName(event.webinar_id), signValue(`${registrantId}|${expires}`, secret), {
+  /** A signed cookie scoped to the event's page. */
+  function setEventCookie(
+    req: Request,
+    res: Response,
+    event: EventRow,
+    name: string,
+    value: string,
+    days: number,
+  ) {
+    res.cookie(name, signValue(value, secret), {
       httpOnly: true,
       // Embedded players live in third-party iframes: that needs SameSite=None, which needs HTTPS.
-      sameSite: secure ? 'none' : 'lax',
-      secure,
+      sameSite: req.secure ? 'none' : 'lax',
+      secure: req.secure,
       path: `/w/${event.webinar_id}`,
-      maxAge: ACCESS_DAYS * 86_400_000,
+      maxAge: days * 86_400_000,
       encode: String,
     });
+  }
+
+  function grantAccess(req: Request, res: Response, event: EventRow, registrantId: string): void {
+    const expires = Math.floor(now() / 1000) + ACCESS_DAYS * 86_400;
+    setEventCookie(req, res, event, cookieName(event.webinar_id), `${registrantId}|${expires}`, ACCESS_DAYS);
   }
 
   async function viewOf(req: Request, event: EventRow, registrantId: string | undefined, pickedMs?: number) {
@@ -380,14 +391,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       await book(req, event, registrant, startMs, duration);
     } else {
       if (gateOf(event).emailRequired) throw new HttpError(403, 'forbidden', 'Register first.');
-      res.cookie(sessionCookieName(event.webinar_id), signValue(String(startMs / 1000), secret), {
-        httpOnly: true,
-        sameSite: req.secure ? 'none' : 'lax',
-        secure: req.secure,
-        path: `/w/${event.webinar_id}`,
-        maxAge: 30 * 86_400_000,
-        encode: String,
-      });
+      setEventCookie(req, res, event, sessionCookieName(event.webinar_id), String(startMs / 1000), 30);
     }
     res.set('Cache-Control', 'no-store').json(await viewOf(req, event, registrant?.id, startMs));
   });
@@ -455,13 +459,9 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     res.status(204).end();
   });
 
-  function interactionsFor(event: EventRow) {
-    return interactionsOf(event);
-  }
-
   router.post('/w/:webinarId/cta/:ctaId/click', async (req, res) => {
     const event = await eventFor(req);
-    const cta = interactionsFor(event).ctas.find((c) => c.id === req.params.ctaId);
+    const cta = interactionsOf(event).ctas.find((c) => c.id === req.params.ctaId);
     if (!cta) throw new HttpError(404, 'not_found', 'No such call-to-action.');
     // Clicks feed the marketer's analytics: a script hammering the endpoint must not inflate them.
     if (!(await deps.rateLimit(`cta:${req.ip ?? 'unknown'}`, 30, 60))) {
@@ -486,7 +486,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
   });
 
   async function pollResults(event: EventRow, pollId: string, registrantId: string | undefined) {
-    const poll = interactionsFor(event).polls.find((p) => p.id === pollId);
+    const poll = interactionsOf(event).polls.find((p) => p.id === pollId);
     if (!poll) throw new HttpError(404, 'not_found', 'No such poll.');
     const rows = await db
       .selectFrom('poll_votes')

@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { BARCODE_BITS, BARCODE_BOX, startPublisher } from '../helpers/live.ts';
+import { until } from '../helpers/api.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { table } from './measure.ts';
 
@@ -46,15 +47,14 @@ async function createLiveEvent(server: TestServer, title: string): Promise<LiveE
 }
 
 async function playbackOf(server: TestServer, event: LiveEvent): Promise<string> {
-  for (;;) {
-    const info = (await (
-      await fetch(`${server.url}/w/${event.webinarId.replace(/-/g, '')}/info.json`)
-    ).json()) as {
-      playback: { master: string } | null;
-    };
-    if (info.playback) return info.playback.master;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return until(
+    'the live playback',
+    async () => {
+      const response = await fetch(`${server.url}/w/${event.webinarId.replace(/-/g, '')}/info.json`);
+      return ((await response.json()) as { playback: { master: string } | null }).playback?.master;
+    },
+    120_000,
+  );
 }
 
 /** The sender's clock (ms) from a 24-bit code in 10 ms units, unwrapped against `now`. */
@@ -298,35 +298,9 @@ export async function run(): Promise<void> {
 
     console.log('\ncapacity: simultaneous 720p30 streams at speed >= 1.0');
     const source = path.join(work, 'obs-720p30.flv');
-    await exec('ffmpeg', [
-      ...[
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=1280x720:rate=30',
-        '-t',
-        '30',
-      ],
-      ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '30'],
-      ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-keyint_min', '60'],
-      ...[
-        '-sc_threshold',
-        '0',
-        '-b:v',
-        '2500k',
-        '-maxrate',
-        '2500k',
-        '-bufsize',
-        '2500k',
-        '-pix_fmt',
-        'yuv420p',
-      ],
-      ...['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', source],
-    ]);
+    // What OBS would send (x264 veryfast zerolatency, 2 s keyframes, AAC), written once to a file.
+    const made = await startPublisher(source, { seconds: 30, preset: 'veryfast', realtime: false }).exited;
+    if (made !== 0) throw new Error("could not make the publishers' source");
     const rows = [
       ...(await capacity('top rung copied (default)', {}, source)),
       ...(await capacity('every rung encoded', { LIVE_PASSTHROUGH: 'off' }, source)),
