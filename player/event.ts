@@ -24,6 +24,8 @@ interface EventInfo {
     storyboard: string | null;
     complete: boolean;
     live: boolean;
+    /** Signed by the server for this viewing: heartbeats carry it back. */
+    view: string;
   } | null;
   selfServiceUrl: string | null;
 }
@@ -35,6 +37,8 @@ let playerIsLive = false;
 let countdownTimer: ReturnType<typeof setInterval> | undefined;
 let pollTimer: ReturnType<typeof setTimeout> | undefined;
 let interactions: InteractionsHandle | undefined;
+/** The latest viewing grant from info.json (a replay that replaces the live stream gets a new one). */
+let viewToken = '';
 
 const formatSession = (iso: string) =>
   new Intl.DateTimeFormat(undefined, {
@@ -120,7 +124,6 @@ function say(text: string): void {
 
 /** Heartbeats every 10 s of playback: seconds played and position, for the marketer's analytics. */
 function startHeartbeats(video: HTMLVideoElement): void {
-  const sessionId = crypto.randomUUID();
   let lastTick = performance.now();
   let played = 0;
   video.addEventListener('timeupdate', () => {
@@ -129,8 +132,8 @@ function startHeartbeats(video: HTMLVideoElement): void {
     lastTick = t;
   });
   const send = () => {
-    if (played <= 0) return;
-    const body = JSON.stringify({ sessionId, position: video.currentTime, played });
+    if (played <= 0 || !viewToken) return;
+    const body = JSON.stringify({ view: viewToken, position: video.currentTime, played });
     played = 0;
     void fetch(`${base}/heartbeat`, {
       method: 'POST',
@@ -230,6 +233,7 @@ function show(info: EventInfo): void {
     player.destroy();
     player = undefined;
   }
+  if (info.playback) viewToken = info.playback.view;
   if (info.playback && !player) {
     player = createPlayer($('#player'), info.playback, say);
     playerIsLive = info.playback.live;

@@ -19,8 +19,12 @@ export const PLAYER_CSS = `
 .onair-player .time { font-size: 12px; } }
 `;
 
+/**
+ * Adopts the styles as a constructed stylesheet: the pages' Content-Security-Policy allows no
+ * inline `<style>`, and constructed sheets are not inline markup.
+ */
 export function injectStyles(css: string): void {
-  const style = document.createElement('style');
-  style.textContent = css;
-  document.head.append(style);
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 }

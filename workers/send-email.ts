@@ -52,7 +52,7 @@ export function createSendEmailProcessor(deps: WorkerDeps) {
     if (sent) return;
 
     const startMs = Date.parse(sessionAt);
-    const links = personalLinks(baseUrl, event.webinar_id, registrantId, deps.secret);
+    const links = personalLinks(baseUrl, event, registrantId, deps.secret);
     const mail = composeSessionMail({
       kind,
       ...(offsetSeconds !== undefined ? { offsetSeconds } : {}),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TimedMarker } from '../../pipelines/simulive.ts';
+import { HttpUrl, SafeText } from '../validation.ts';
 
 /** Timed interactions of an automated webinar, in media seconds (the same in every session and the replay). */
 const Id = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'ids are letters, digits, - and _ (at most 40)');
@@ -11,9 +12,9 @@ const Seconds = z
 export const CtaSchema = z
   .object({
     id: Id,
-    headline: z.string().trim().min(1).max(120),
-    buttonLabel: z.string().trim().min(1).max(40),
-    url: z.url({ protocol: /^https?$/ }),
+    headline: SafeText(120).pipe(z.string().min(1)),
+    buttonLabel: SafeText(40).pipe(z.string().min(1)),
+    url: HttpUrl,
     start: Seconds,
     end: Seconds,
   })
@@ -22,8 +23,8 @@ export const CtaSchema = z
 export const PollSchema = z
   .object({
     id: Id,
-    question: z.string().trim().min(1).max(200),
-    options: z.array(z.string().trim().min(1).max(80)).min(2).max(6),
+    question: SafeText(200).pipe(z.string().min(1)),
+    options: z.array(SafeText(80).pipe(z.string().min(1))).min(2).max(6),
     start: Seconds,
     end: Seconds,
   })
@@ -32,8 +33,8 @@ export const PollSchema = z
 export const ChatSchema = z.object({
   id: Id,
   at: Seconds,
-  author: z.string().trim().min(1).max(60),
-  text: z.string().trim().min(1).max(500),
+  author: SafeText(60).pipe(z.string().min(1)),
+  text: SafeText(500).pipe(z.string().min(1)),
 });
 
 export const InteractionsSchema = z

@@ -196,6 +196,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_data_rights': {
+    async up(db: Kysely<unknown>) {
+      // GDPR art. 18: a restricted registrant is kept but not used for marketing or analytics.
+      await db.schema.alterTable('registrants').addColumn('restricted_at', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,11 +17,16 @@ export interface Registration {
 }
 
 /**
- * Registers a viewer for an event: the same email (case-insensitive) reuses the registrant, and
- * every registration adds consent records (access, and marketing granted or not) with the notice
- * version the viewer saw.
+ * Registers a viewer for an event. An email (case-insensitive) that already has a registration
+ * gets that registration back with `created: false` and **nothing changes**: whoever types an
+ * address may not overwrite that person's name, company or consent, nor speak for them in the
+ * consent history. A new registration records its consents (access, and marketing granted or not)
+ * with the notice version the viewer saw.
  */
-export async function register(db: Db, r: Registration): Promise<RegistrantRow> {
+export async function register(
+  db: Db,
+  r: Registration,
+): Promise<{ registrant: RegistrantRow; created: boolean }> {
   const email = r.email.trim().toLowerCase();
   const now = nowIso();
   return db.transaction().execute(async (tx) => {
@@ -31,34 +36,23 @@ export async function register(db: Db, r: Registration): Promise<RegistrantRow> 
       .where('event_id', '=', r.eventId)
       .where('email', '=', email)
       .executeTakeFirst();
-    const id = existing?.id ?? newId('rg');
-    if (existing) {
-      await tx
-        .updateTable('registrants')
-        .set({
-          name: r.name ?? existing.name,
-          company: r.company ?? existing.company,
-          marketing_consent: r.marketingConsent ? 1 : 0,
-          updated_at: now,
-        })
-        .where('id', '=', id)
-        .execute();
-    } else {
-      await tx
-        .insertInto('registrants')
-        .values({
-          id,
-          event_id: r.eventId,
-          email,
-          name: r.name,
-          company: r.company,
-          marketing_consent: r.marketingConsent ? 1 : 0,
-          created_at: now,
-          updated_at: now,
-          anonymised_at: null,
-        })
-        .execute();
-    }
+    if (existing) return { registrant: existing, created: false };
+    const id = newId('rg');
+    await tx
+      .insertInto('registrants')
+      .values({
+        id,
+        event_id: r.eventId,
+        email,
+        name: r.name,
+        company: r.company,
+        marketing_consent: r.marketingConsent ? 1 : 0,
+        created_at: now,
+        updated_at: now,
+        anonymised_at: null,
+        restricted_at: null,
+      })
+      .execute();
     const consent = (purpose: 'access' | 'marketing', granted: boolean) => ({
       id: newId('cs'),
       registrant_id: id,
@@ -73,7 +67,84 @@ export async function register(db: Db, r: Registration): Promise<RegistrantRow> 
       .insertInto('consents')
       .values([consent('access', true), consent('marketing', r.marketingConsent)])
       .execute();
-    return (await tx.selectFrom('registrants').selectAll().where('id', '=', id).executeTakeFirst())!;
+    const registrant = await tx.selectFrom('registrants').selectAll().where('id', '=', id).executeTakeFirst();
+    return { registrant: registrant!, created: true };
+  });
+}
+
+/** Appends one entry to a registrant's history, with the notice they last agreed to. */
+async function recordRight(
+  tx: Db,
+  registrantId: string,
+  purpose: ConsentRow['purpose'],
+  granted: boolean,
+  source: ConsentRow['source'],
+  now: string,
+): Promise<void> {
+  const last = await tx
+    .selectFrom('consents')
+    .select(['notice_url', 'notice_version'])
+    .where('registrant_id', '=', registrantId)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+  await tx
+    .insertInto('consents')
+    .values({
+      id: newId('cs'),
+      registrant_id: registrantId,
+      purpose,
+      granted: granted ? 1 : 0,
+      notice_url: last?.notice_url ?? null,
+      notice_version: last?.notice_version ?? null,
+      source,
+      created_at: now,
+    })
+    .execute();
+}
+
+/** Rectification (GDPR art. 16): corrects name and company; recorded in the history. */
+export async function rectifyRegistrant(
+  db: Db,
+  registrantId: string,
+  fields: { name?: string | null | undefined; company?: string | null | undefined },
+  source: ConsentRow['source'],
+): Promise<void> {
+  const now = nowIso();
+  await db.transaction().execute(async (tx) => {
+    const result = await tx
+      .updateTable('registrants')
+      .set({
+        ...(fields.name !== undefined ? { name: fields.name || null } : {}),
+        ...(fields.company !== undefined ? { company: fields.company || null } : {}),
+        updated_at: now,
+      })
+      .where('id', '=', registrantId)
+      .where('anonymised_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) > 0) await recordRight(tx, registrantId, 'rectification', true, source, now);
+  });
+}
+
+/**
+ * Restriction of processing (GDPR art. 18): the record is kept, but the viewer is left out of
+ * marketing (exports say no) and analytics (heartbeats are not recorded, past viewing not counted).
+ */
+export async function restrictRegistrant(
+  db: Db,
+  registrantId: string,
+  restricted: boolean,
+  source: ConsentRow['source'],
+): Promise<void> {
+  const now = nowIso();
+  await db.transaction().execute(async (tx) => {
+    const result = await tx
+      .updateTable('registrants')
+      .set({ restricted_at: restricted ? now : null, updated_at: now })
+      .where('id', '=', registrantId)
+      .where('anonymised_at', 'is', null)
+      .where('restricted_at', restricted ? 'is' : 'is not', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) > 0) await recordRight(tx, registrantId, 'restriction', restricted, source, now);
   });
 }
 
@@ -103,25 +174,7 @@ export async function withdrawMarketing(
       .set({ marketing_consent: 0, updated_at: now })
       .where('id', '=', registrantId)
       .execute();
-    const last = await tx
-      .selectFrom('consents')
-      .select(['notice_url', 'notice_version'])
-      .where('registrant_id', '=', registrantId)
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
-    await tx
-      .insertInto('consents')
-      .values({
-        id: newId('cs'),
-        registrant_id: registrantId,
-        purpose: 'marketing',
-        granted: 0,
-        notice_url: last?.notice_url ?? null,
-        notice_version: last?.notice_version ?? null,
-        source,
-        created_at: now,
-      })
-      .execute();
+    await recordRight(tx, registrantId, 'marketing', false, source, now);
   });
 }
 

@@ -104,17 +104,23 @@ export interface RegistrantsTable {
   /** Automated events: the session (ISO start) this registrant is booked on. */
   session_at: string | null;
   reminders_off: Generated<number>;
+  /** Restriction of processing (GDPR art. 18): kept, but out of marketing and analytics. */
+  restricted_at: string | null;
 }
 
 export interface ConsentsTable {
   id: string;
   registrant_id: string;
-  /** `access` (watching in exchange for the email) or `marketing`. */
-  purpose: 'access' | 'marketing';
+  /**
+   * The append-only record of what the viewer agreed to and asked for: `access` (watching in
+   * exchange for the email), `marketing`, `restriction` (granted = restricted) and `rectification`
+   * (granted = 1: name or company corrected).
+   */
+  purpose: 'access' | 'marketing' | 'restriction' | 'rectification';
   granted: number;
   notice_url: string | null;
   notice_version: string | null;
-  source: 'registration' | 'withdrawal' | 'self_service';
+  source: 'registration' | 'withdrawal' | 'self_service' | 'marketer';
   created_at: string;
 }
 

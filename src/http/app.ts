@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type Request } from 'express';
+import express, { type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
@@ -13,8 +13,11 @@ import type { Storage } from '../storage/storage.ts';
 import { assetView } from './asset-view.ts';
 import { assetRoutes } from './assets-routes.ts';
 import { requireApiKey } from './auth.ts';
-import { errorHandler, HttpError } from './errors.ts';
+import { errorHandler, HttpError, parseOr400 } from './errors.ts';
 import { eventRoutes } from './events-routes.ts';
+import { rejectBadText } from './input.ts';
+import { pageSecurityHeaders } from './page-headers.ts';
+import { selfServiceRoutes } from './self-service-routes.ts';
 import { viewerRoutes, type ViewerRoutesDeps } from './viewer-routes.ts';
 import { webhookRoutes } from './webhooks-routes.ts';
 
@@ -32,6 +35,11 @@ export interface AppDeps {
   urls: PlaybackUrls;
   rateLimit: ViewerRoutesDeps['rateLimit'];
   redis: Redis;
+  /**
+   * The public base URL of every link onair hands out, mails or stores: PUBLIC_URL, else this
+   * server's own listening address. Never the request's Host header (anyone can send one).
+   */
+  publicUrl: () => string;
 }
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -40,8 +48,8 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const baseUrl = (req: Request) =>
-    deps.config.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  const baseUrl = deps.publicUrl;
+  app.use(rejectBadText);
 
   app.get('/healthz', async (_req, res) => {
     const checks = await deps.health();
@@ -62,9 +70,9 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   const json = express.json({ limit: '64kb' });
-  const rtmpUrl = (req: Request) => {
+  const rtmpUrl = () => {
     if (deps.config.rtmpPublicUrl) return deps.config.rtmpPublicUrl;
-    const host = deps.config.publicUrl ? new URL(deps.config.publicUrl).hostname : req.hostname;
+    const host = new URL(baseUrl()).hostname;
     return `rtmp://${host}${deps.config.rtmpPort === 1935 ? '' : `:${deps.config.rtmpPort}`}/live`;
   };
   app.use(
@@ -81,9 +89,19 @@ export function createApp(deps: AppDeps): express.Express {
       rtmpUrl,
     }),
   );
-  app.use('/api/webhooks', requireApiKey(deps.db), json, webhookRoutes(deps.db));
+  app.use(
+    '/api/webhooks',
+    requireApiKey(deps.db),
+    json,
+    webhookRoutes({
+      db: deps.db,
+      secret: deps.secret,
+      outbound: { allowPrivate: deps.config.webhookAllowPrivate },
+    }),
+  );
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
 
+  app.use(json, selfServiceRoutes({ db: deps.db, secret: deps.secret }));
   app.use(
     json,
     viewerRoutes({
@@ -105,19 +123,34 @@ export function createApp(deps: AppDeps): express.Express {
   const eventHtml = page('event');
   const joinHtml = page('join');
   const meHtml = page('me');
-  app.get(['/', '/admin'], (_req, res) => void res.type('html').send(adminHtml));
-  app.get('/join', (_req, res) => void res.type('html').send(joinHtml));
-  app.get('/w/:webinarId', (req, res) => {
-    const digits = req.params.webinarId.replace(/[\s-]/g, '');
+  const framed = pageSecurityHeaders(baseUrl, 'embeddable');
+  const unframed = pageSecurityHeaders(baseUrl, 'never-framed');
+  const html =
+    (body: string, extra: Record<string, string> = {}): RequestHandler =>
+    (_req, res) =>
+      void res.type('html').set(extra).send(body);
+  app.get(['/', '/admin'], unframed, html(adminHtml, { 'Cache-Control': 'no-store' }));
+  app.get('/join', framed, html(joinHtml));
+  app.get('/w/:webinarId', framed, (req, res) => {
+    const typed = String(req.params.webinarId);
+    const digits = typed.replace(/[\s-]/g, '');
     // Canonical page URL is the bare digits; typed forms with dashes redirect there.
-    if (digits !== req.params.webinarId && /^\d{9}$/.test(digits))
+    if (digits !== typed && /^\d{9}$/.test(digits))
       return void res.redirect(301, `/w/${digits}`);
-    res.type('html').set('X-Frame-Options', 'ALLOWALL').send(eventHtml);
+    res.type('html').send(eventHtml);
   });
-  app.get('/me/:token', (_req, res) => void res.type('html').set('Cache-Control', 'no-store').send(meHtml));
-  const baseCss = fs.readFileSync(path.join(projectRoot, 'player/base.css'), 'utf8');
-  app.get('/player/base.css', (_req, res) => {
-    res.type('text/css').set('Cache-Control', 'public, max-age=300').send(baseCss);
+  app.get('/me/:token', unframed, html(meHtml, { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }));
+  // Page styles are files (the CSP allows no inline <style>), read once at start-up.
+  const styles = new Map(
+    ['base', 'admin', 'event', 'join', 'me', 'play'].map((name) => [
+      `${name}.css`,
+      fs.readFileSync(path.join(projectRoot, `player/${name}.css`), 'utf8'),
+    ]),
+  );
+  app.get('/player/:file.css', (req, res) => {
+    const css = styles.get(`${req.params.file}.css`);
+    if (!css) return void res.sendStatus(404);
+    res.type('text/css').set('Cache-Control', 'public, max-age=300').send(css);
   });
   app.get('/player/:file', (req, res) => {
     const js = deps.playerBundle.get(req.params.file);
@@ -125,11 +158,9 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('text/javascript').set('Cache-Control', 'public, max-age=300').send(js);
   });
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
-  app.get('/play/:assetId', (_req, res) => {
-    res.type('html').send(playHtml);
-  });
+  app.get('/play/:assetId', framed, html(playHtml));
   app.get('/play/:assetId/source.json', async (req, res) => {
-    const id = z.string().max(64).parse(req.params.assetId);
+    const id = parseOr400(z.string().max(64), req.params.assetId, 'asset id');
     // The preview link is signed: an asset id alone must not open a recording behind a gate.
     const token = typeof req.query.t === 'string' ? req.query.t : '';
     if (!deps.urls.checkPreviewToken(id, token)) {
@@ -137,7 +168,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const row = await findAsset(deps.db, id);
     if (!row) throw new HttpError(404, 'not_found', 'Not found');
-    const view = assetView(row, baseUrl(req), deps.urls);
+    const view = assetView(row, baseUrl(), deps.urls);
     res.set('Cache-Control', 'no-store').json({
       title: view.title,
       status: view.status,

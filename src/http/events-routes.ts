@@ -7,7 +7,7 @@ import { ScheduleSchema } from '../automated/schedule-schema.ts';
 import { replayDaysOf, SESSION_HORIZON_MS, sessionView } from '../automated/sessions.ts';
 import { findAccountAsset, findAsset } from '../db/assets.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
-import type { Db } from '../db/database.ts';
+import { eraseOverwritten, type Db } from '../db/database.ts';
 import {
   deleteEvent,
   findAccountEvent,
@@ -21,7 +21,14 @@ import {
   type EventRow,
   type GateSettings,
 } from '../db/events.ts';
-import { eraseRegistrants, findRegistrant, listRegistrantsWithStats } from '../db/registrants.ts';
+import {
+  eraseRegistrants,
+  findRegistrant,
+  listRegistrantsWithStats,
+  rectifyRegistrant,
+  restrictRegistrant,
+  type RegistrantStats,
+} from '../db/registrants.ts';
 import type { Redis } from 'ioredis';
 import { formatWebinarId, newStreamKey } from '../ids.ts';
 import { FALLING_BEHIND_SPEED, readHealth } from '../live/live-state.ts';
@@ -29,6 +36,7 @@ import { eventAnalytics } from '../services/analytics.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
 import { accountOf } from './auth.ts';
 import { HttpError, parseOr400 } from './errors.ts';
+import { HttpUrl, SafeText } from './input.ts';
 
 const FieldRule = z.enum(['off', 'optional', 'required']);
 const Gate = z
@@ -36,30 +44,64 @@ const Gate = z
     emailRequired: z.boolean().default(true),
     fields: z
       .object({ name: FieldRule.default('off'), company: FieldRule.default('off') })
+      .strict()
       .default({ name: 'off', company: 'off' }),
-    privacyNoticeUrl: z.url().nullable().default(null),
-    privacyNoticeVersion: z.string().trim().min(1).max(40).nullable().default(null),
+    privacyNoticeUrl: HttpUrl.nullable().default(null),
+    privacyNoticeVersion: SafeText(40).pipe(z.string().min(1)).nullable().default(null),
   })
+  .strict()
   .refine((g) => !g.emailRequired || (g.privacyNoticeUrl && g.privacyNoticeVersion), {
     message:
       'an email gate needs privacyNoticeUrl and privacyNoticeVersion (viewers must see what they agree to)',
   });
 
-const EventBody = z.object({
-  schedule: ScheduleSchema.optional(),
-  interactions: InteractionsSchema.optional(),
-  title: z.string().trim().min(1).max(200),
-  description: z.string().trim().max(5000).default(''),
+/** Every field of an event as the API takes it, with no defaults: PATCH changes only what it names. */
+const EventFields = {
+  schedule: ScheduleSchema,
+  interactions: InteractionsSchema,
+  title: SafeText(200).pipe(z.string().min(1, 'must not be empty')),
+  description: SafeText(5000),
   type: z.enum(['on_demand', 'live', 'automated']),
-  assetId: z.string().nullable().default(null),
-  startsAt: z.iso.datetime({ offset: true }).optional(),
-  gate: Gate.nullable().default(null),
-  replayExpiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
+  assetId: z.string().max(64).nullable(),
+  startsAt: z.iso.datetime({ offset: true }),
+  gate: Gate.nullable(),
+  replayExpiresAt: z.iso.datetime({ offset: true }).nullable(),
+};
+
+const EventBody = z.object({
+  ...EventFields,
+  schedule: EventFields.schedule.optional(),
+  interactions: EventFields.interactions.optional(),
+  description: EventFields.description.default(''),
+  assetId: EventFields.assetId.default(null),
+  startsAt: EventFields.startsAt.optional(),
+  gate: EventFields.gate.default(null),
+  replayExpiresAt: EventFields.replayExpiresAt.default(null),
 });
-const EventPatch = EventBody.partial().extend({
-  ended: z.boolean().optional(),
-  streamKeyDisabled: z.boolean().optional(),
-});
+const EventPatch = z
+  .object({
+    ...EventFields,
+    ended: z.boolean(),
+    streamKeyDisabled: z.boolean(),
+  })
+  .partial()
+  // A misspelt field must not be a silent no-op.
+  .strict();
+const RegistrantPatch = z
+  .object({
+    name: SafeText(100).nullable(),
+    company: SafeText(100).nullable(),
+    restricted: z.boolean(),
+  })
+  .partial()
+  .strict();
+const SessionsQuery = z
+  .object({
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(2000).default(500),
+  })
+  .strict();
 const EventId = z.string().regex(/^ev_[A-Za-z0-9]{16}$/, 'is not an event id');
 const Paging = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -123,6 +165,22 @@ export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
     embedHtml: `<iframe src="${pageUrl}?embed=1" title="${row.title.replace(/[<>&"]/g, '')}" width="960" height="600" style="border:0;max-width:100%" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen></iframe>`,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+function registrantView(r: RegistrantStats) {
+  return {
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    company: r.company,
+    // Restricted registrants are kept out of marketing, whatever they once agreed to.
+    marketingConsent: r.marketing_consent === 1 && !r.restricted_at,
+    restricted: Boolean(r.restricted_at),
+    registeredAt: r.created_at,
+    anonymisedAt: r.anonymised_at,
+    secondsWatched: Math.round(r.seconds_watched),
+    furthestPosition: Math.round(r.furthest_position),
   };
 }
 
@@ -197,25 +255,39 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
   router.patch('/:id', async (req, res) => {
     const row = await ownEvent(req, accountOf(res).id);
     const body = parseOr400(EventPatch, req.body, 'body');
-    if (body.assetId !== undefined) await ownAsset(accountOf(res).id, body.assetId);
+    if (body.type !== undefined && body.type !== row.type) {
+      throw new HttpError(
+        400,
+        'invalid_request',
+        `Invalid body: type cannot change (this is a ${row.type} event); create a new event instead`,
+      );
+    }
+    if (body.schedule !== undefined && row.type !== 'automated') {
+      throw new HttpError(400, 'invalid_request', 'Invalid body: only automated events have a schedule');
+    }
+    if (body.assetId !== undefined) {
+      if (body.assetId === null && row.type !== 'live') {
+        throw new HttpError(400, 'invalid_request', `Invalid body: a ${row.type} event needs its assetId`);
+      }
+      await ownAsset(accountOf(res).id, body.assetId);
+    }
     await updateEvent(db, row.id, {
       ...(body.title !== undefined ? { title: body.title } : {}),
       ...(body.description !== undefined ? { description: body.description } : {}),
-      ...(body.type !== undefined ? { type: body.type } : {}),
       ...(body.assetId !== undefined ? { asset_id: body.assetId } : {}),
       ...(body.startsAt !== undefined ? { starts_at: body.startsAt } : {}),
       ...(body.gate !== undefined ? { gate_json: JSON.stringify(body.gate ?? OPEN_GATE) } : {}),
       ...(body.replayExpiresAt !== undefined ? { replay_expires_at: body.replayExpiresAt } : {}),
-      ...(body.ended !== undefined ? { ended_at: body.ended ? new Date().toISOString() : null } : {}),
+      ...(body.ended !== undefined
+        ? { ended_at: body.ended ? (row.ended_at ?? new Date().toISOString()) : null }
+        : {}),
       ...(body.streamKeyDisabled !== undefined
         ? { stream_key_disabled: body.streamKeyDisabled ? 1 : 0 }
         : {}),
       ...(body.schedule !== undefined ? { schedule_json: JSON.stringify(body.schedule) } : {}),
       ...(body.interactions !== undefined ? { interactions_json: JSON.stringify(body.interactions) } : {}),
     });
-    if (body.schedule !== undefined && row.type === 'automated') {
-      await moveRegistrants(row, body.schedule, deps.baseUrl(req));
-    }
+    if (body.schedule !== undefined) await moveRegistrants(row, body.schedule, deps.baseUrl(req));
     res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
   });
 
@@ -274,27 +346,15 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     const asset = row.asset_id ? await findAsset(db, row.asset_id) : undefined;
     const duration = asset?.duration_seconds ?? 0;
     const now = Date.now();
-    const query = parseOr400(
-      z
-        .object({
-          from: z.iso.datetime({ offset: true }).optional(),
-          to: z.iso.datetime({ offset: true }).optional(),
-        })
-        .refine((q) => !q.from || !q.to || Date.parse(q.to) > Date.parse(q.from), {
-          message: 'to must be after from',
-        })
-        .refine(
-          (q) => Date.parse(q.to ?? '') - Date.parse(q.from ?? '') <= SESSION_HORIZON_MS || !q.from || !q.to,
-          {
-            message: 'at most 400 days at a time',
-          },
-        ),
-      req.query,
-      'query',
-    );
+    const query = parseOr400(SessionsQuery, req.query, 'query');
+    // Every listing is bounded twice: by a range (400 days at most) and by a count.
     const from = query.from ? Date.parse(query.from) : now - duration * 1000;
-    const to = query.to ? Date.parse(query.to) : Math.max(from, now) + 14 * 86_400_000;
-    const starts = sessionStarts(schedule, from, to).slice(0, 2000);
+    const to = query.to ? Date.parse(query.to) : from + 14 * 86_400_000;
+    if (to <= from) throw new HttpError(400, 'invalid_request', 'Invalid query: to must be after from');
+    if (to - from > SESSION_HORIZON_MS) {
+      throw new HttpError(400, 'invalid_request', 'Invalid query: at most 400 days at a time (from .. to)');
+    }
+    const starts = sessionStarts(schedule, from, to, query.limit);
     const counts = await db
       .selectFrom('registrants')
       .select(['session_at', (eb) => eb.fn.countAll<number>().as('n')])
@@ -314,6 +374,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     res.json({
       timezone: schedule.timezone,
       kind: schedule.kind,
+      // Where the next page starts, when this one was cut by the limit.
+      next: starts.length === query.limit ? new Date(starts.at(-1)! + 1000).toISOString() : null,
       sessions: starts.map((start) => {
         const view = sessionView(schedule, start, duration, now);
         const iso = new Date(start).toISOString();
@@ -338,6 +400,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
   router.post('/:id/stream-key', async (req, res) => {
     const row = await ownLiveEvent(req, accountOf(res).id);
     await updateEvent(db, row.id, { stream_key: newStreamKey() });
+    // The old key must leave no trace in the database files either.
+    await eraseOverwritten(db);
     res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
   });
 
@@ -391,17 +455,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     const paging = parseOr400(Paging, req.query, 'query');
     const rows = await listRegistrantsWithStats(db, row.id, paging);
     res.json({
-      registrants: rows.map((r) => ({
-        id: r.id,
-        email: r.email,
-        name: r.name,
-        company: r.company,
-        marketingConsent: r.marketing_consent === 1,
-        registeredAt: r.created_at,
-        anonymisedAt: r.anonymised_at,
-        secondsWatched: Math.round(r.seconds_watched),
-        furthestPosition: Math.round(r.furthest_position),
-      })),
+      registrants: rows.map(registrantView),
       next: rows.length === paging.limit ? paging.offset + paging.limit : null,
     });
   });
@@ -414,6 +468,28 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       .set('Content-Disposition', `attachment; filename="registrants-${row.webinar_id}.csv"`)
       .set('Cache-Control', 'no-store')
       .send(csv);
+  });
+
+  // Rectification and restriction on a viewer's request to the marketer (GDPR arts. 16, 18).
+  router.patch('/:id/registrants/:registrantId', async (req, res) => {
+    const row = await ownEvent(req, accountOf(res).id);
+    const registrant = await findRegistrant(db, String(req.params.registrantId));
+    if (!registrant || registrant.event_id !== row.id)
+      throw new HttpError(404, 'not_found', 'No such registrant.');
+    if (registrant.anonymised_at) throw new HttpError(410, 'erased', 'This registrant was erased.');
+    const body = parseOr400(RegistrantPatch, req.body, 'body');
+    if (body.name !== undefined || body.company !== undefined) {
+      await rectifyRegistrant(db, registrant.id, { name: body.name, company: body.company }, 'marketer');
+    }
+    if (body.restricted !== undefined) {
+      await restrictRegistrant(db, registrant.id, body.restricted, 'marketer');
+    }
+    const [updated] = await listRegistrantsWithStats(db, row.id, {
+      limit: 1,
+      offset: 0,
+      registrantId: registrant.id,
+    });
+    res.json(registrantView(updated!));
   });
 
   router.delete('/:id/registrants/:registrantId', async (req, res) => {

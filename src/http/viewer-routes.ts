@@ -1,8 +1,9 @@
-import express, { Router, type Request, type Response } from 'express';
+import crypto from 'node:crypto';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { findAsset } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
-import { readLinkToken } from '../automated/links.ts';
+import { personalLinks, readBound, signBound } from '../automated/links.ts';
 import { cancelSessionMails, queueSessionMails } from '../automated/reminders.ts';
 import { isSessionStart } from '../automated/schedule.ts';
 import { joinableSessions, replayDaysOf, sessionScopeId, sessionView } from '../automated/sessions.ts';
@@ -10,20 +11,21 @@ import { findEventByWebinarId, gateOf, interactionsOf, scheduleOf, type EventRow
 import type { RegistrantRow } from '../db/registrants.ts';
 import { newId } from '../ids.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
-import { eraseRegistrants, findRegistrant, register, withdrawMarketing } from '../db/registrants.ts';
+import { register } from '../db/registrants.ts';
 import { formatWebinarId, parseWebinarId } from '../ids.ts';
 import { MASTER_PLAYLIST } from '../media/hls-output.ts';
 import type { PlaybackUrls } from '../origin/playback-urls.ts';
-import { signValue, unsignValue } from '../origin/tokens.ts';
 import { recordHeartbeat } from '../services/analytics.ts';
-import { registrantData } from '../services/registrant-export.ts';
 import { HttpError, parseOr400 } from './errors.ts';
+import { SafeText } from './input.ts';
+import { canWatch, ViewerAccess, type Viewer } from './viewer-access.ts';
 
 export interface ViewerRoutesDeps {
   db: Db;
   secret: string;
   urls: PlaybackUrls;
-  baseUrl: (req: Request) => string;
+  /** The configured public base URL (PUBLIC_URL, or this server's own address): never a request header. */
+  baseUrl: () => string;
   /** Returns false when `key` has been used more than `limit` times in the current window. */
   rateLimit: (key: string, limit: number, windowSeconds: number) => Promise<boolean>;
   registerPerMinute: number;
@@ -33,40 +35,27 @@ export interface ViewerRoutesDeps {
   now?: () => number;
 }
 
-const ACCESS_DAYS = 90;
+/** How long a viewing grant lets heartbeats in (a viewer watching longer gets a new one on reload). */
+const VIEW_GRANT_SECONDS = 12 * 3600;
 
-function cookieName(webinarId: string): string {
-  return `onair_w_${webinarId}`;
-}
-
-/** The session an anonymous viewer of an automated webinar picked (registrants keep theirs in the row). */
-function sessionCookieName(webinarId: string): string {
-  return `onair_s_${webinarId}`;
-}
-
-function readCookie(req: Request, name: string): string | undefined {
-  for (const part of (req.get('cookie') ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return undefined;
-}
+const SessionAt = z.union([z.literal('now'), z.iso.datetime({ offset: true })]);
 
 const Registration = z.object({
   email: z.email('Enter a valid email address, like name@example.com').max(254),
-  name: z.string().trim().max(100, 'Name must be at most 100 characters').optional(),
-  company: z.string().trim().max(100, 'Company must be at most 100 characters').optional(),
+  name: SafeText(100).optional(),
+  company: SafeText(100).optional(),
   marketingConsent: z.boolean().default(false),
   noticeVersion: z.string().max(40).optional(),
   /** Automated events: the session's ISO start, or `now` for on-demand ones. */
-  sessionAt: z.union([z.literal('now'), z.iso.datetime({ offset: true })]).optional(),
+  sessionAt: SessionAt.optional(),
 });
 
-const SessionChoice = z.object({ sessionAt: z.union([z.literal('now'), z.iso.datetime({ offset: true })]) });
+const SessionChoice = z.object({ sessionAt: SessionAt });
 const Vote = z.object({ option: z.number().int().min(0).max(5) });
 
 const Beat = z.object({
-  sessionId: z.string().regex(/^[A-Za-z0-9-]{16,64}$/),
+  /** The viewing grant info.json handed out with the playback URLs. */
+  view: z.string().min(1).max(1024),
   position: z
     .number()
     .min(0)
@@ -75,12 +64,14 @@ const Beat = z.object({
 });
 
 /**
- * What viewers reach without an API key: the join page, event pages, registration (the email
- * gate), playback grants, heartbeats, and the self-service data page behind a signed link.
+ * What viewers reach without an API key: event pages' data, registration (the email gate),
+ * playback grants, sessions, heartbeats, CTA clicks and polls. The data page and unsubscribe links
+ * are in `self-service-routes.ts`; who the viewer is, in `viewer-access.ts`.
  */
 export function viewerRoutes(deps: ViewerRoutesDeps): Router {
   const { db, secret } = deps;
   const now = deps.now ?? (() => Date.now());
+  const access = new ViewerAccess(db, secret, now);
   const router = Router();
 
   async function eventFor(req: Request): Promise<EventRow> {
@@ -90,41 +81,32 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     return event;
   }
 
-  /** The registrant this browser registered as, from its signed cookie. */
-  function registrantIdFrom(req: Request, event: EventRow): string | undefined {
-    const raw = readCookie(req, cookieName(event.webinar_id));
-    const value = raw ? unsignValue(raw, secret) : undefined;
-    const [id, expires] = value?.split('|') ?? [];
-    return id && Number(expires) * 1000 > now() ? id : undefined;
+  /** The data page link, only for the browser that may act for the registrant. */
+  function selfServiceUrl(event: EventRow, viewer: Viewer): string | null {
+    return viewer.owner && viewer.registrant
+      ? personalLinks(deps.baseUrl(), event, viewer.registrant.id, secret).selfService
+      : null;
   }
 
-  /** A signed cookie scoped to the event's page. */
-  function setEventCookie(
-    req: Request,
-    res: Response,
-    event: EventRow,
-    name: string,
-    value: string,
-    days: number,
-  ) {
-    res.cookie(name, signValue(value, secret), {
-      httpOnly: true,
-      // Embedded players live in third-party iframes: that needs SameSite=None, which needs HTTPS.
-      sameSite: req.secure ? 'none' : 'lax',
-      secure: req.secure,
-      path: `/w/${event.webinar_id}`,
-      maxAge: days * 86_400_000,
-      encode: String,
-    });
+  /** A signed grant for one viewing: only a viewer the page admitted can report watching. */
+  function viewGrant(event: EventRow, viewer: Viewer, sessionStartMs?: number): string {
+    const issued = Math.floor(now() / 1000);
+    return signBound(
+      'view',
+      event,
+      [
+        crypto.randomUUID(),
+        viewer.registrant?.id ?? '',
+        sessionStartMs !== undefined ? String(sessionStartMs / 1000) : '',
+        String(issued),
+      ],
+      secret,
+      issued + VIEW_GRANT_SECONDS,
+    );
   }
 
-  function grantAccess(req: Request, res: Response, event: EventRow, registrantId: string): void {
-    const expires = Math.floor(now() / 1000) + ACCESS_DAYS * 86_400;
-    setEventCookie(req, res, event, cookieName(event.webinar_id), `${registrantId}|${expires}`, ACCESS_DAYS);
-  }
-
-  async function viewOf(req: Request, event: EventRow, registrantId: string | undefined, pickedMs?: number) {
-    if (event.type === 'automated') return automatedView(req, event, registrantId, pickedMs);
+  async function viewOf(event: EventRow, viewer: Viewer, session?: number) {
+    if (event.type === 'automated') return automatedView(event, viewer, session);
     const gate = gateOf(event);
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
     const expired = Boolean(event.replay_expires_at && Date.parse(event.replay_expires_at) < now());
@@ -136,10 +118,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       (event.live_status === 'live' || event.live_status === 'reconnecting');
     const revision =
       asset?.status === 'ready' ? asset.revision : !live || onAir ? asset?.preview_revision : undefined;
-    const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
-    const hasAccess =
-      !gate.emailRequired ||
-      Boolean(registrant && registrant.event_id === event.id && !registrant.anonymised_at);
+    const hasAccess = canWatch(event, viewer);
     const liveEnded = live && (event.live_status === 'ended' || Boolean(event.ended_at));
     const state = expired
       ? 'expired'
@@ -156,7 +135,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
               : 'gated';
     let playback = null;
     if (state === 'playable' && asset && revision) {
-      const base = deps.baseUrl(req);
+      const base = deps.baseUrl();
       const cap = event.replay_expires_at ? Date.parse(event.replay_expires_at) : undefined;
       const expires = deps.urls.expiresAt(cap);
       const url = (file: string) => deps.urls.url(base, 'e', event.webinar_id, revision, file, expires);
@@ -168,6 +147,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
         live: onAir,
         durationSeconds: asset.duration_seconds,
         expiresAt: new Date(expires * 1000).toISOString(),
+        view: viewGrant(event, viewer),
       };
     }
     return {
@@ -180,23 +160,8 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       gate,
       state,
       playback,
-      selfServiceUrl:
-        registrant && !registrant.anonymised_at
-          ? `${deps.baseUrl(req)}/me/${encodeURIComponent(signValue(`me|${registrant.id}`, secret))}`
-          : null,
+      selfServiceUrl: selfServiceUrl(event, viewer),
     };
-  }
-
-  /** The session this viewer watches: their registration's, else the one they picked. */
-  function chosenSession(
-    req: Request,
-    event: EventRow,
-    registrant: RegistrantRow | undefined,
-  ): number | undefined {
-    if (registrant?.session_at) return Date.parse(registrant.session_at);
-    const raw = readCookie(req, sessionCookieName(event.webinar_id));
-    const value = raw ? unsignValue(raw, secret) : undefined;
-    return value ? Number(value) * 1000 : undefined;
   }
 
   /**
@@ -204,25 +169,18 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
    * start, the stream "as if live" during it (session-scoped playback URL: the origin computes the
    * playlists from the clock), the replay after it while allowed, else "ended" with the next ones.
    */
-  async function automatedView(
-    req: Request,
-    event: EventRow,
-    registrantId: string | undefined,
-    pickedMs?: number,
-  ) {
+  async function automatedView(event: EventRow, viewer: Viewer, chosen: number | undefined) {
     const gate = gateOf(event);
     const schedule = scheduleOf(event);
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
-    const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
-    const hasAccess =
-      !gate.emailRequired ||
-      Boolean(registrant && registrant.event_id === event.id && !registrant.anonymised_at);
+    const hasAccess = canWatch(event, viewer);
     const ready = asset?.status === 'ready' && asset.revision && asset.duration_seconds && schedule;
     const duration = asset?.duration_seconds ?? 0;
     const sessions = schedule && ready ? joinableSessions(schedule, duration, now(), 6) : [];
-    const chosen = hasAccess ? (pickedMs ?? chosenSession(req, event, registrant)) : undefined;
     const session =
-      schedule && chosen !== undefined ? sessionView(schedule, chosen, duration, now()) : undefined;
+      schedule && hasAccess && chosen !== undefined
+        ? sessionView(schedule, chosen, duration, now())
+        : undefined;
     const expired = Boolean(event.replay_expires_at && Date.parse(event.replay_expires_at) < now());
     const state = expired
       ? 'expired'
@@ -239,7 +197,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
                 : 'playable';
     let playback = null;
     if (state === 'playable' && session && asset?.revision) {
-      const base = deps.baseUrl(req);
+      const base = deps.baseUrl();
       const expires = deps.urls.expiresAt(session.replayUntilMs ?? undefined);
       const scope = sessionScopeId(event.webinar_id, session.startMs);
       playback = {
@@ -252,6 +210,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
         live: session.state === 'live',
         durationSeconds: duration,
         expiresAt: new Date(expires * 1000).toISOString(),
+        view: viewGrant(event, viewer, session.startMs),
       };
     }
     const iso = (ms: number) => new Date(ms).toISOString();
@@ -275,11 +234,8 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
           }
         : null,
       sessions: sessions.map((s) => ({ startsAt: iso(s.startMs), state: s.state })),
-      registered: Boolean(registrant && hasAccess && gate.emailRequired),
-      selfServiceUrl:
-        registrant && !registrant.anonymised_at
-          ? `${deps.baseUrl(req)}/me/${encodeURIComponent(signValue(`me|${registrant.id}`, secret))}`
-          : null,
+      registered: Boolean(viewer.registrant && gate.emailRequired),
+      selfServiceUrl: selfServiceUrl(event, viewer),
     };
   }
 
@@ -314,13 +270,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
   }
 
   /** Books a registrant on a session: their old session's pending mails go, the new ones are queued. */
-  async function book(
-    req: Request,
-    event: EventRow,
-    registrant: RegistrantRow,
-    startMs: number,
-    durationSeconds: number,
-  ) {
+  async function book(event: EventRow, registrant: RegistrantRow, startMs: number, durationSeconds: number) {
     const sessionAt = new Date(startMs).toISOString();
     if (registrant.session_at === sessionAt) return;
     if (registrant.session_at) {
@@ -344,7 +294,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
         registrantId: registrant.id,
         sessionStartMs: startMs,
         sessionEndMs: startMs + durationSeconds * 1000,
-        baseUrl: deps.baseUrl(req),
+        baseUrl: deps.baseUrl(),
         offsetsSeconds: deps.reminderOffsetsSeconds,
         replay: replayDaysOf(schedule) > 0,
         missedDelaySeconds: deps.missedMailDelaySeconds,
@@ -364,49 +314,40 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
 
   router.get('/w/:webinarId/info.json', async (req, res) => {
     const event = await eventFor(req);
-    let registrantId = registrantIdFrom(req, event);
-    // A personal join link from an email (`?k=`): signs this browser in as that registrant.
+    let viewer = await access.viewerOf(req, event);
+    // A personal join link from an email (`?k=`): proof of the mailbox, so this browser becomes
+    // the registrant's own.
     if (typeof req.query.k === 'string') {
-      const fromLink = readLinkToken('join', req.query.k, secret);
-      const linked = fromLink ? await findRegistrant(db, fromLink) : undefined;
-      if (linked && linked.event_id === event.id && !linked.anonymised_at) {
-        grantAccess(req, res, event, linked.id);
-        registrantId = linked.id;
+      const fields = readBound('join', req.query.k, event, secret, Math.floor(now() / 1000));
+      const linked = fields?.[0] ? await access.viewerFor(event, fields[0], true) : undefined;
+      if (linked?.registrant) {
+        access.grant(req, res, event, linked.registrant.id, true);
+        viewer = linked;
       }
     }
-    res.set('Cache-Control', 'private, no-store').json(await viewOf(req, event, registrantId));
+    const session = event.type === 'automated' ? access.chosenSession(req, event, viewer) : undefined;
+    res.set('Cache-Control', 'private, no-store').json(await viewOf(event, viewer, session));
   });
 
-  // An automated webinar's session: picked by a viewer (cookie) or moved by a registrant.
+  // An automated webinar's session: picked by a viewer (cookie) or moved by its registrant.
   router.post('/w/:webinarId/session', async (req, res) => {
     const event = await eventFor(req);
     if (event.type !== 'automated')
       throw new HttpError(409, 'not_automated', 'This webinar has no sessions.');
     const { sessionAt } = parseOr400(SessionChoice, req.body, 'session');
+    const viewer = await access.viewerOf(req, event);
+    if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register first.');
     const duration = await durationOf(event);
     const startMs = pickSession(event, sessionAt, duration);
-    const registrantId = registrantIdFrom(req, event);
-    const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
-    if (registrant && registrant.event_id === event.id && !registrant.anonymised_at) {
-      await book(req, event, registrant, startMs, duration);
-    } else {
-      if (gateOf(event).emailRequired) throw new HttpError(403, 'forbidden', 'Register first.');
-      setEventCookie(req, res, event, sessionCookieName(event.webinar_id), String(startMs / 1000), 30);
-    }
-    res.set('Cache-Control', 'no-store').json(await viewOf(req, event, registrant?.id, startMs));
+    // Only the registration's own browser moves its booking (and its reminder mails).
+    if (viewer.owner && viewer.registrant) await book(event, viewer.registrant, startMs, duration);
+    else access.pickSession(req, res, event, startMs);
+    res.set('Cache-Control', 'no-store').json(await viewOf(event, viewer, startMs));
   });
 
   router.post('/w/:webinarId/register', async (req, res) => {
     const event = await eventFor(req);
     const gate = gateOf(event);
-    if (!(await deps.rateLimit(`register:${req.ip ?? 'unknown'}`, deps.registerPerMinute, 60))) {
-      res.set('Retry-After', '60');
-      throw new HttpError(
-        429,
-        'rate_limited',
-        'Too many registrations from your network. Try again in a minute.',
-      );
-    }
     const body = parseOr400(Registration, req.body, 'registration');
     const problems: { field: string; message: string }[] = [];
     for (const field of ['name', 'company'] as const) {
@@ -426,7 +367,15 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const duration = event.type === 'automated' ? await durationOf(event) : 0;
     const sessionStart =
       event.type === 'automated' ? pickSession(event, body.sessionAt, duration) : undefined;
-    const registrant = await register(db, {
+    if (!(await deps.rateLimit(`register:${req.ip ?? 'unknown'}`, deps.registerPerMinute, 60))) {
+      res.set('Retry-After', '60');
+      throw new HttpError(
+        429,
+        'rate_limited',
+        'Too many registrations from your network. Try again in a minute.',
+      );
+    }
+    const { registrant, created } = await register(db, {
       eventId: event.id,
       email: body.email,
       name: gate.fields.name === 'off' ? null : body.name || null,
@@ -435,26 +384,41 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       noticeUrl: gate.privacyNoticeUrl,
       noticeVersion: gate.privacyNoticeVersion,
     });
-    grantAccess(req, res, event, registrant.id);
-    if (sessionStart !== undefined) await book(req, event, registrant, sessionStart, duration);
+    // The gate captures leads, it is not a login: typing a known address lets this browser watch,
+    // but it never becomes that person's (their data, consent, booking stay theirs).
+    access.grant(req, res, event, registrant.id, created);
+    const viewer: Viewer = { registrant, owner: created };
+    if (sessionStart !== undefined) {
+      if (created) await book(event, registrant, sessionStart, duration);
+      else access.pickSession(req, res, event, sessionStart);
+    }
     res
+      // The same answer whether or not the address was known (only the page's own link differs).
       .status(201)
       .set('Cache-Control', 'no-store')
-      .json(await viewOf(req, event, registrant.id));
+      .json(await viewOf(event, viewer, sessionStart));
   });
 
   router.post('/w/:webinarId/heartbeat', async (req, res) => {
     const event = await eventFor(req);
     const beat = parseOr400(Beat, req.body, 'heartbeat');
-    const registrantId = registrantIdFrom(req, event) ?? null;
-    const registrant =
-      registrantId && event.type === 'automated' ? await findRegistrant(db, registrantId) : undefined;
-    const chosen = event.type === 'automated' ? chosenSession(req, event, registrant) : undefined;
+    const fields = readBound('view', beat.view, event, secret, Math.floor(now() / 1000));
+    const [viewId, registrantId, sessionSeconds, issued] = fields ?? [];
+    if (!viewId || !issued) {
+      throw new HttpError(403, 'forbidden', 'This viewing was not started by the event page: reload it.');
+    }
+    const registrant = registrantId ? (await access.viewerFor(event, registrantId, false)).registrant : undefined;
+    // Restricted (GDPR art. 18) or erased since: their viewing is not used for analytics.
+    if (registrantId && (!registrant || registrant.restricted_at)) return void res.status(204).end();
     await recordHeartbeat(db, {
-      ...beat,
+      sessionId: viewId,
       eventId: event.id,
-      registrantId,
-      sessionAt: chosen !== undefined ? new Date(chosen).toISOString() : null,
+      registrantId: registrant?.id ?? null,
+      position: beat.position,
+      played: beat.played,
+      startedAtMs: Number(issued) * 1000,
+      nowMs: now(),
+      sessionAt: sessionSeconds ? new Date(Number(sessionSeconds) * 1000).toISOString() : null,
     });
     res.status(204).end();
   });
@@ -468,16 +432,17 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       res.set('Retry-After', '60');
       throw new HttpError(429, 'rate_limited', 'Too many clicks. Try again in a minute.');
     }
-    const registrantId = registrantIdFrom(req, event) ?? null;
-    const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
-    const chosen = chosenSession(req, event, registrant);
+    const viewer = await access.viewerOf(req, event);
+    if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register for this webinar first.');
+    const registrant = viewer.registrant?.restricted_at ? undefined : viewer.registrant;
+    const chosen = access.chosenSession(req, event, viewer);
     await db
       .insertInto('cta_clicks')
       .values({
         id: newId('ck'),
         event_id: event.id,
         cta_id: cta.id,
-        registrant_id: registrantId,
+        registrant_id: registrant?.id ?? null,
         session_at: chosen !== undefined ? new Date(chosen).toISOString() : null,
         created_at: new Date(now()).toISOString(),
       })
@@ -516,19 +481,25 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
 
   router.get('/w/:webinarId/polls/:pollId', async (req, res) => {
     const event = await eventFor(req);
+    const viewer = await access.viewerOf(req, event);
+    if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register for this webinar first.');
     res
       .set('Cache-Control', 'no-store')
-      .json(await pollResults(event, String(req.params.pollId), registrantIdFrom(req, event)));
+      .json(await pollResults(event, String(req.params.pollId), viewer.registrant?.id));
   });
 
-  // One vote per registrant: a second vote is refused, the first one stands.
+  // One vote per registrant, cast by the registration's own browser: the first vote stands.
   router.post('/w/:webinarId/polls/:pollId/vote', async (req, res) => {
     const event = await eventFor(req);
     const { option } = parseOr400(Vote, req.body, 'vote');
-    const registrantId = registrantIdFrom(req, event);
-    const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
-    if (!registrant || registrant.event_id !== event.id || registrant.anonymised_at) {
-      throw new HttpError(403, 'forbidden', 'Register for this webinar to vote.');
+    const { registrant, owner } = await access.viewerOf(req, event);
+    if (!registrant) throw new HttpError(403, 'forbidden', 'Register for this webinar to vote.');
+    if (!owner) {
+      throw new HttpError(
+        403,
+        'forbidden',
+        'Votes are cast from the browser you registered with, or from the link in your confirmation email.',
+      );
     }
     const results = await pollResults(event, String(req.params.pollId), registrant.id);
     if (option >= results.options.length) throw new HttpError(400, 'invalid_request', 'No such option.');
@@ -547,80 +518,6 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       .onConflict((oc) => oc.columns(['event_id', 'poll_id', 'registrant_id']).doNothing())
       .execute();
     res.status(201).json(await pollResults(event, results.id, registrant.id));
-  });
-
-  // RFC 8058 one-click unsubscribe (POST), and a page with the same button for people (GET must not act).
-  router.get('/u/:token', (req, res) => {
-    if (!readLinkToken('unsub', String(req.params.token), secret)) {
-      throw new HttpError(404, 'not_found', 'This link is not valid.');
-    }
-    res
-      .type('html')
-      .set('Cache-Control', 'no-store')
-      .send(
-        '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Stop emails</title><main style="font-family:system-ui;max-width:32rem;margin:3rem auto"><h1>Stop emails about this webinar?</h1><form method="post"><button style="padding:10px 16px">Stop the emails</button></form></main>',
-      );
-  });
-
-  router.post('/u/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
-    const registrantId = readLinkToken('unsub', String(req.params.token), secret);
-    if (!registrantId) throw new HttpError(404, 'not_found', 'This link is not valid.');
-    await db.updateTable('registrants').set({ reminders_off: 1 }).where('id', '=', registrantId).execute();
-    res
-      .type('text')
-      .set('Cache-Control', 'no-store')
-      .send('Done: you will get no more emails about this webinar.');
-  });
-
-  // Self-service: a signed link per registrant, shown on the page after registering.
-  async function selfService(req: Request) {
-    const value = unsignValue(String(req.params.token), secret);
-    const registrantId = value?.startsWith('me|') ? value.slice(3) : undefined;
-    const registrant = registrantId ? await findRegistrant(db, registrantId) : undefined;
-    if (!registrant) throw new HttpError(404, 'not_found', 'This link is not valid.');
-    const event = await db
-      .selectFrom('events')
-      .selectAll()
-      .where('id', '=', registrant.event_id)
-      .executeTakeFirst();
-    if (!event) throw new HttpError(404, 'not_found', 'This link is not valid.');
-    return { registrant, event };
-  }
-
-  router.get('/me/:token/data.:format', async (req, res) => {
-    const { registrant, event } = await selfService(req);
-    const data = await registrantData(db, event, registrant.id);
-    if (!data) throw new HttpError(404, 'not_found', 'No data.');
-    res.set('Cache-Control', 'no-store');
-    if (req.params.format === 'csv') {
-      res.type('text/csv; charset=utf-8').attachment('my-data.csv').send(data.csv);
-    } else if (req.params.format === 'json') {
-      res.attachment('my-data.json').json(data.json);
-    } else throw new HttpError(404, 'not_found', 'Ask for data.csv or data.json.');
-  });
-
-  router.get('/me/:token/status.json', async (req, res) => {
-    const { registrant, event } = await selfService(req);
-    res.set('Cache-Control', 'no-store').json({
-      event: { title: event.title, webinarId: formatWebinarId(event.webinar_id) },
-      email: registrant.email,
-      name: registrant.name,
-      marketingConsent: registrant.marketing_consent === 1,
-      erased: Boolean(registrant.anonymised_at),
-    });
-  });
-
-  router.post('/me/:token/withdraw', async (req, res) => {
-    const { registrant } = await selfService(req);
-    await withdrawMarketing(db, registrant.id, 'self_service');
-    res.status(204).end();
-  });
-
-  router.post('/me/:token/delete', async (req, res) => {
-    const { registrant, event } = await selfService(req);
-    await eraseRegistrants(db, [registrant.id]);
-    res.clearCookie(cookieName(event.webinar_id), { path: `/w/${event.webinar_id}` });
-    res.status(204).end();
   });
 
   return router;

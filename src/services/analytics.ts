@@ -3,50 +3,69 @@ import { findAsset } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import type { EventRow } from '../db/events.ts';
 import { countRegistrants } from '../db/registrants.ts';
-import { nowIso } from '../ids.ts';
 
 /** Longest gap a heartbeat may credit: a player that slept or cheated earns no more than this. */
 const MAX_BEAT_SECONDS = 15;
 
 export interface Heartbeat {
+  /** The viewing's id, from the grant the event page handed out (never chosen by the client). */
   sessionId: string;
   eventId: string;
   registrantId: string | null;
   position: number;
-  /** Seconds actually played since the previous beat. */
+  /** Seconds actually played since the previous beat, as the player reports it. */
   played: number;
+  /** When the grant was issued: a viewing is credited at most the wall-clock time since. */
+  startedAtMs: number;
+  nowMs: number;
   /** Automated events: the session watched (ISO start). */
   sessionAt?: string | null;
 }
 
+/** Slack for clocks and the player's rounding when capping watch time by wall-clock time. */
+const WALL_CLOCK_SLACK_SECONDS = 2;
+
+/**
+ * Credits one heartbeat. However many beats a client sends, a viewing never accrues more watch
+ * time than the wall-clock time since its grant was issued (nor more than 15 s per beat).
+ */
 export async function recordHeartbeat(db: Db, beat: Heartbeat): Promise<void> {
   const played = Math.max(0, Math.min(MAX_BEAT_SECONDS, beat.played));
-  const now = nowIso();
-  await db
-    .insertInto('view_sessions')
-    .values({
-      id: beat.sessionId,
-      event_id: beat.eventId,
-      registrant_id: beat.registrantId,
-      seconds_watched: played,
-      furthest_position: beat.position,
-      started_at: now,
-      last_seen_at: now,
-      session_at: beat.sessionAt ?? null,
-    })
-    .onConflict((oc) =>
-      oc
-        .column('id')
-        .doUpdateSet({
-          seconds_watched: sql`view_sessions.seconds_watched + ${played}`,
-          // CASE, not max()/greatest(): the one spelling SQLite and PostgreSQL share.
-          furthest_position: sql`case when view_sessions.furthest_position > ${beat.position} then view_sessions.furthest_position else ${beat.position} end`,
-          last_seen_at: now,
-        })
-        // A session id belongs to the event it started on.
-        .where('view_sessions.event_id', '=', beat.eventId),
-    )
-    .execute();
+  const cap = Math.max(0, (beat.nowMs - beat.startedAtMs) / 1000 + WALL_CLOCK_SLACK_SECONDS);
+  const now = new Date(beat.nowMs).toISOString();
+  await db.transaction().execute(async (tx) => {
+    const row = await tx
+      .selectFrom('view_sessions')
+      .select(['event_id', 'seconds_watched', 'furthest_position'])
+      .where('id', '=', beat.sessionId)
+      .executeTakeFirst();
+    if (row && row.event_id !== beat.eventId) return;
+    const watched = Math.min(cap, Number(row?.seconds_watched ?? 0) + played);
+    const furthest = Math.max(Number(row?.furthest_position ?? 0), beat.position);
+    if (row) {
+      await tx
+        .updateTable('view_sessions')
+        .set({ seconds_watched: watched, furthest_position: furthest, last_seen_at: now })
+        .where('id', '=', beat.sessionId)
+        .execute();
+      return;
+    }
+    await tx
+      .insertInto('view_sessions')
+      .values({
+        id: beat.sessionId,
+        event_id: beat.eventId,
+        registrant_id: beat.registrantId,
+        seconds_watched: watched,
+        furthest_position: furthest,
+        started_at: new Date(beat.startedAtMs).toISOString(),
+        last_seen_at: now,
+        session_at: beat.sessionAt ?? null,
+      })
+      // Two first beats at once: the other one's row stands.
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  });
 }
 
 /** Drop-off: the share of viewers still watching at each tenth of the duration (0 %, 10 % ... 100 %). */
@@ -63,10 +82,17 @@ export function dropOffCurve(furthest: readonly number[], duration: number): num
 export async function eventAnalytics(db: Db, event: EventRow) {
   const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
   const duration = asset?.duration_seconds ?? 0;
+  // Restricted registrants (GDPR art. 18) are left out of analytics.
   const sessions = await db
     .selectFrom('view_sessions')
-    .select(['registrant_id', 'seconds_watched', 'furthest_position'])
-    .where('event_id', '=', event.id)
+    .leftJoin('registrants', 'registrants.id', 'view_sessions.registrant_id')
+    .select([
+      'view_sessions.registrant_id',
+      'view_sessions.seconds_watched',
+      'view_sessions.furthest_position',
+    ])
+    .where('view_sessions.event_id', '=', event.id)
+    .where('registrants.restricted_at', 'is', null)
     .execute();
   // A viewer is a registrant (all their sessions together) or an anonymous session.
   const viewers = new Map<string, { watched: number; furthest: number }>();

@@ -18,6 +18,7 @@ const HEADER = [
   'seconds_watched',
   'furthest_position_seconds',
   'completion_percent',
+  'restricted_at',
   'anonymised_at',
 ];
 
@@ -41,13 +42,15 @@ async function rowFor(
     r.company,
     r.created_at,
     access?.created_at ?? '',
-    r.marketing_consent === 1 ? 'yes' : 'no',
+    // Restricted (GDPR art. 18): out of marketing whatever was once agreed.
+    r.marketing_consent === 1 && !r.restricted_at ? 'yes' : 'no',
     marketing?.created_at ?? '',
     access?.notice_version ?? '',
     access?.notice_url ?? '',
     Math.round(r.seconds_watched),
     Math.round(r.furthest_position),
     duration > 0 ? Math.min(100, Math.round((r.furthest_position / duration) * 100)) : 0,
+    r.restricted_at ?? '',
     r.anonymised_at ?? '',
   ];
 }
@@ -80,6 +83,7 @@ export async function registrantData(db: Db, event: EventRow, registrantId: stri
         name: me.name,
         company: me.company,
         marketingConsent: me.marketing_consent === 1,
+        restrictedAt: me.restricted_at,
         registeredAt: me.created_at,
       },
       consents: consents.map((c) => ({

@@ -1,0 +1,147 @@
+import express, { Router, type Request } from 'express';
+import { z } from 'zod';
+import { peekBoundEvent, readBound, type SignedPurpose } from '../automated/links.ts';
+import type { Db } from '../db/database.ts';
+import { findEvent, gateOf, type EventRow } from '../db/events.ts';
+import {
+  eraseRegistrants,
+  findRegistrant,
+  rectifyRegistrant,
+  restrictRegistrant,
+  withdrawMarketing,
+  type RegistrantRow,
+} from '../db/registrants.ts';
+import { formatWebinarId } from '../ids.ts';
+import { registrantData } from '../services/registrant-export.ts';
+import { HttpError, parseOr400 } from './errors.ts';
+import { SafeText } from './input.ts';
+
+export interface SelfServiceDeps {
+  db: Db;
+  secret: string;
+  now?: () => number;
+}
+
+const Rectification = z
+  .object({
+    name: SafeText(100).nullable().optional(),
+    company: SafeText(100).nullable().optional(),
+  })
+  .strict()
+  .refine((r) => r.name !== undefined || r.company !== undefined, {
+    message: 'give name or company (or both) to correct',
+  });
+
+const Restriction = z.object({ restricted: z.boolean() }).strict();
+
+/**
+ * A registrant's own data, behind the personal link mailed to them or shown to the browser that
+ * registered (GDPR arts. 15-18, 20, 21): see and download it, correct it, restrict its use,
+ * withdraw marketing consent, erase it. Every change is recorded in the append-only history.
+ */
+export function selfServiceRoutes(deps: SelfServiceDeps): Router {
+  const { db, secret } = deps;
+  const now = deps.now ?? (() => Date.now());
+  const router = Router();
+
+  /** The registrant and event a personal link names, checked against both rows. */
+  async function linked(
+    purpose: SignedPurpose,
+    req: Request,
+  ): Promise<{ registrant: RegistrantRow; event: EventRow }> {
+    const token = String(req.params.token);
+    const eventId = peekBoundEvent(purpose, token, secret);
+    const event = eventId ? await findEvent(db, eventId) : undefined;
+    const fields = event ? readBound(purpose, token, event, secret, Math.floor(now() / 1000)) : undefined;
+    const registrant = fields?.[0] ? await findRegistrant(db, fields[0]) : undefined;
+    if (!event || !registrant || registrant.event_id !== event.id) {
+      throw new HttpError(404, 'not_found', 'This link is not valid.');
+    }
+    return { registrant, event };
+  }
+
+  const live = (registrant: RegistrantRow) => {
+    if (registrant.anonymised_at) throw new HttpError(410, 'erased', 'Your data has been deleted.');
+  };
+
+  // RFC 8058 one-click unsubscribe (POST), and a page with the same button for people (GET must not act).
+  router.get('/u/:token', async (req, res) => {
+    await linked('unsub', req);
+    res
+      .type('html')
+      .set('Cache-Control', 'no-store')
+      .send(
+        '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Stop emails</title><link rel="stylesheet" href="/player/base.css"><main class="narrow"><h1>Stop emails about this webinar?</h1><form method="post"><button>Stop the emails</button></form></main>',
+      );
+  });
+
+  router.post('/u/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
+    const { registrant } = await linked('unsub', req);
+    await db.updateTable('registrants').set({ reminders_off: 1 }).where('id', '=', registrant.id).execute();
+    res
+      .type('text')
+      .set('Cache-Control', 'no-store')
+      .send('Done: you will get no more emails about this webinar.');
+  });
+
+  router.get('/me/:token/data.:format', async (req, res) => {
+    const { registrant, event } = await linked('me', req);
+    const data = await registrantData(db, event, registrant.id);
+    if (!data) throw new HttpError(404, 'not_found', 'No data.');
+    res.set('Cache-Control', 'no-store');
+    if (req.params.format === 'csv') {
+      res.type('text/csv; charset=utf-8').attachment('my-data.csv').send(data.csv);
+    } else if (req.params.format === 'json') {
+      res.attachment('my-data.json').json(data.json);
+    } else throw new HttpError(404, 'not_found', 'Ask for data.csv or data.json.');
+  });
+
+  router.get('/me/:token/status.json', async (req, res) => {
+    const { registrant, event } = await linked('me', req);
+    const gate = gateOf(event);
+    res.set('Cache-Control', 'no-store').json({
+      event: { title: event.title, webinarId: formatWebinarId(event.webinar_id) },
+      email: registrant.email,
+      name: registrant.name,
+      company: registrant.company,
+      fields: gate.fields,
+      marketingConsent: registrant.marketing_consent === 1,
+      restricted: Boolean(registrant.restricted_at),
+      erased: Boolean(registrant.anonymised_at),
+    });
+  });
+
+  router.post('/me/:token/withdraw', async (req, res) => {
+    const { registrant } = await linked('me', req);
+    live(registrant);
+    if (registrant.marketing_consent === 1) await withdrawMarketing(db, registrant.id, 'self_service');
+    res.status(204).end();
+  });
+
+  router.post('/me/:token/rectify', async (req, res) => {
+    const { registrant } = await linked('me', req);
+    live(registrant);
+    const body = parseOr400(Rectification, req.body, 'body');
+    await rectifyRegistrant(db, registrant.id, body, 'self_service');
+    res.status(204).end();
+  });
+
+  router.post('/me/:token/restrict', async (req, res) => {
+    const { registrant } = await linked('me', req);
+    live(registrant);
+    const { restricted } = parseOr400(Restriction, req.body, 'body');
+    await restrictRegistrant(db, registrant.id, restricted, 'self_service');
+    res.status(204).end();
+  });
+
+  router.post('/me/:token/delete', async (req, res) => {
+    const { registrant, event } = await linked('me', req);
+    await eraseRegistrants(db, [registrant.id]);
+    res.clearCookie(`onair_w_${event.webinar_id}`, { path: `/w/${event.webinar_id}` });
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+export { Rectification, Restriction };
