@@ -101,6 +101,12 @@ const EnvSchema = z.object({
     .string()
     .regex(/^\s*\d+\s*[smhd]\s*$/, 'a duration like 5m')
     .default('5m'),
+  /**
+   * Webhooks may point at loopback, private, link-local and other non-public addresses. Off by
+   * default: an API user could otherwise make the server POST to itself, its network or a cloud
+   * metadata service (SSRF). Self-hosters whose receivers live on their own network turn it on.
+   */
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], { error: 'true or false' }).default('false'),
 });
 
 export type Config = Readonly<{
@@ -137,6 +143,8 @@ export type Config = Readonly<{
   /** Reminder offsets before a session, in seconds, largest first. */
   reminderOffsetsSeconds: readonly number[];
   missedMailDelaySeconds: number;
+  /** WEBHOOK_ALLOW_PRIVATE: webhooks may target non-public addresses. */
+  webhookAllowPrivate: boolean;
   live: {
     segmentSeconds: number;
     dvrSeconds: number;
@@ -198,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map(durationSeconds)
       .sort((a, b) => b - a),
     missedMailDelaySeconds: durationSeconds(e.MISSED_MAIL_DELAY),
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true',
     live: Object.freeze({
       segmentSeconds: e.LIVE_SEGMENT_SECONDS,
       dvrSeconds: e.LIVE_DVR_SECONDS,

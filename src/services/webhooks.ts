@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import type { WebhookEventType, WebhooksTable } from '../db/schema.ts';
 import { newId, nowIso } from '../ids.ts';
+import { guardedPost, type OutboundPolicy } from '../net/outbound-guard.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = ['live.started', 'live.ended', 'asset.ready'];
@@ -30,22 +31,113 @@ export function verifyWebhook(
   return expected.length === given.length && crypto.timingSafeEqual(expected, given);
 }
 
+// Signing secrets at rest: AES-256-GCM under a key derived from the server secret (ONAIR_SECRET or
+// DATA_DIR/secret.key), stored as `v1.<iv>.<ciphertext>.<tag>` (base64url) in the same column. The
+// webhook id is the additional authenticated data, so a sealed secret copied onto another row does
+// not open. Rows written before this have the bare secret (`whsec_...`): read as legacy until
+// `encryptLegacyWebhookSecrets` rewrites them.
+const SEALED_PREFIX = 'v1.';
+
+function webhookSecretKey(serverSecret: string): Buffer {
+  return Buffer.from(
+    crypto.hkdfSync('sha256', serverSecret, Buffer.alloc(0), 'onair webhook secrets v1', 32),
+  );
+}
+
+export function sealWebhookSecret(secret: string, webhookId: string, serverSecret: string): string {
+  const iv = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', webhookSecretKey(serverSecret), iv);
+  cipher.setAAD(Buffer.from(webhookId));
+  const ciphertext = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+  const parts = [iv, ciphertext, cipher.getAuthTag()].map((b) => b.toString('base64url'));
+  return SEALED_PREFIX + parts.join('.');
+}
+
+/** The signing secret from its stored form (sealed, or legacy plain text). */
+export function openWebhookSecret(stored: string, webhookId: string, serverSecret: string): string {
+  if (!stored.startsWith(SEALED_PREFIX)) return stored;
+  const [iv, ciphertext, tag] = stored.slice(SEALED_PREFIX.length).split('.');
+  try {
+    const decipher = crypto.createDecipheriv(
+      'aes-256-gcm',
+      webhookSecretKey(serverSecret),
+      Buffer.from(iv ?? '', 'base64url'),
+    );
+    decipher.setAAD(Buffer.from(webhookId));
+    decipher.setAuthTag(Buffer.from(tag ?? '', 'base64url'));
+    return Buffer.concat([
+      decipher.update(Buffer.from(ciphertext ?? '', 'base64url')),
+      decipher.final(),
+    ]).toString('utf8');
+  } catch {
+    throw new WebhookSecretError(
+      `the signing secret of webhook ${webhookId} cannot be decrypted: was ONAIR_SECRET (or DATA_DIR/secret.key) changed?`,
+    );
+  }
+}
+
+export class WebhookSecretError extends Error {
+  override name = 'WebhookSecretError';
+}
+
+/**
+ * Seals every signing secret still stored in clear (rows from before encryption at rest). Safe to
+ * run at every start and from several processes: a row is only rewritten if it still holds the
+ * value read. Returns how many rows were sealed.
+ */
+export async function encryptLegacyWebhookSecrets(db: Db, serverSecret: string): Promise<number> {
+  const legacy = await db
+    .selectFrom('webhooks')
+    .select(['id', 'secret'])
+    .where('secret', 'not like', `${SEALED_PREFIX}%`)
+    .execute();
+  let sealed = 0;
+  for (const row of legacy) {
+    const result = await db
+      .updateTable('webhooks')
+      .set({ secret: sealWebhookSecret(row.secret, row.id, serverSecret) })
+      .where('id', '=', row.id)
+      .where('secret', '=', row.secret)
+      .executeTakeFirst();
+    sealed += Number(result.numUpdatedRows);
+  }
+  return sealed;
+}
+
+/**
+ * Stores a webhook endpoint with a new signing secret, sealed. The URL must already have passed
+ * the outbound checks (store the checked `href`). Returns the row and the secret in clear, which
+ * the caller shows once.
+ */
 export async function createWebhook(
   db: Db,
-  accountId: string,
-  url: string,
-  events: readonly WebhookEventType[],
-): Promise<WebhooksTable> {
+  serverSecret: string,
+  hook: { accountId: string; url: string; events: readonly WebhookEventType[] },
+): Promise<{ row: WebhooksTable; secret: string }> {
+  const id = newId('wh');
+  const secret = newId('whsec');
   const row: WebhooksTable = {
-    id: newId('wh'),
-    account_id: accountId,
-    url,
-    secret: newId('whsec'),
-    events_json: JSON.stringify(events),
+    id,
+    account_id: hook.accountId,
+    url: hook.url,
+    secret: sealWebhookSecret(secret, id, serverSecret),
+    events_json: JSON.stringify(hook.events),
     created_at: nowIso(),
   };
   await db.insertInto('webhooks').values(row).execute();
-  return row;
+  return { row, secret };
+}
+
+/** What a delivery needs of a webhook; the secret still sealed. */
+export async function findWebhookForDelivery(
+  db: Db,
+  webhookId: string,
+): Promise<Pick<WebhooksTable, 'id' | 'url' | 'secret'> | undefined> {
+  return db
+    .selectFrom('webhooks')
+    .select(['id', 'url', 'secret'])
+    .where('id', '=', webhookId)
+    .executeTakeFirst();
 }
 
 /**
@@ -69,26 +161,33 @@ export async function emitWebhook(
   }
 }
 
-/** One delivery attempt: a 2xx answer within 10 s counts, anything else is retried by the queue. */
+/**
+ * One delivery attempt: a 2xx answer within 10 s counts, anything else is retried by the queue.
+ * The URL is checked again here, with a fresh DNS answer, and the connection goes to the addresses
+ * checked (see outbound-guard): throws OutboundRefusal when the target is not allowed.
+ * `secret` is the signing secret in clear.
+ */
 export async function deliverWebhook(
-  hook: Pick<WebhooksTable, 'url' | 'secret'>,
+  hook: { url: string; secret: string },
   delivery: { deliveryId: string; type: string; body: string },
+  policy: OutboundPolicy,
 ): Promise<void> {
-  const response = await fetch(hook.url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': 'onair-webhooks',
-      'onair-webhook-id': delivery.deliveryId,
-      'onair-webhook-type': delivery.type,
-      'onair-signature': signWebhook(hook.secret, delivery.body, Math.floor(Date.now() / 1000)),
+  const { status } = await guardedPost(
+    hook.url,
+    {
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'onair-webhooks',
+        'onair-webhook-id': delivery.deliveryId,
+        'onair-webhook-type': delivery.type,
+        'onair-signature': signWebhook(hook.secret, delivery.body, Math.floor(Date.now() / 1000)),
+      },
+      body: delivery.body,
+      timeoutMs: 10_000,
     },
-    body: delivery.body,
-    redirect: 'manual',
-    signal: AbortSignal.timeout(10_000),
-  });
-  await response.body?.cancel();
-  if (response.status < 200 || response.status >= 300) {
-    throw new Error(`webhook endpoint answered ${response.status}`);
+    policy,
+  );
+  if (status < 200 || status >= 300) {
+    throw new Error(`webhook endpoint answered ${status}`);
   }
 }

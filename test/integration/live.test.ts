@@ -43,6 +43,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => hookServer.listen(0, '127.0.0.1', () => resolve()));
   hookUrl = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}/hooks`;
   server = await startTestServer({
+    // The webhook receiver here listens on loopback.
+    WEBHOOK_ALLOW_PRIVATE: 'true',
     RTMP_PORT: '0',
     WORKERS: '2',
     LIVE_RECONNECT_GRACE_SECONDS: '20',
@@ -337,7 +339,8 @@ describe('live ingest', () => {
     );
     const before = (await rendition(live.playback!.master, 0)).playlist;
     // The worker running this stream is the parent of the ffmpeg pulling it.
-    const ffmpegPid = execFileSync('pgrep', ['-f', `live/${event.live.streamKey}`], { encoding: 'utf8' })
+    // The ingest publishes the stream under the event id: the pull never names the key.
+    const ffmpegPid = execFileSync('pgrep', ['-f', `live/${event.id}`], { encoding: 'utf8' })
       .split('\n')
       .map(Number)
       .find((pid) => {
