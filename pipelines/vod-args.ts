@@ -41,6 +41,44 @@ export function gopFrames(plan: Pick<VodTranscodePlan, 'ladder' | 'gopSeconds'>)
 }
 
 /**
+ * Container demuxers an upload may be read with. An upload is untrusted: a "recording" that is
+ * really an HLS playlist, a concat script or an image2 pattern would make ffmpeg read other local
+ * files (another account's segments, say) into this account's output. These demuxers open only
+ * the upload itself, and the only protocol allowed is the local file.
+ */
+export const UPLOAD_DEMUXERS = [
+  'mov',
+  'mp4',
+  'matroska',
+  'webm',
+  'avi',
+  'flv',
+  'mpegts',
+  'mpeg',
+  'mp3',
+  'wav',
+  'aac',
+  'ogg',
+  'asf',
+  'flac',
+  'mxf',
+  'caf',
+  'aiff',
+  'w64',
+  'amr',
+  'dv',
+  'm4v',
+  'h264',
+  'hevc',
+  'mpegvideo',
+] as const;
+
+/** Input options for reading an upload (ffprobe and ffmpeg alike). */
+export function uploadInputArgs(): string[] {
+  return ['-format_whitelist', UPLOAD_DEMUXERS.join(','), '-protocol_whitelist', 'file'];
+}
+
+/**
  * One ffmpeg process for the whole ladder: decode once, normalise (CFR, 8-bit 4:2:0), split,
  * scale each rung, and mux them all as fMP4 HLS with a single shared audio rendition; the
  * storyboard stills hang off the same decode instead of reading the file again.
@@ -51,7 +89,7 @@ export function gopFrames(plan: Pick<VodTranscodePlan, 'ladder' | 'gopSeconds'>)
  */
 export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
   const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats'];
-  args.push('-i', plan.input);
+  args.push(...uploadInputArgs(), '-i', plan.input);
 
   const ladder = plan.ladder;
   const rungs = ladder?.rungs ?? [];

@@ -1,28 +1,47 @@
 import { z } from 'zod';
-import { validateSchedule, WEEKDAYS, type Schedule } from './schedule.ts';
+import { SCHEDULE_LIMITS, validateSchedule, WEEKDAYS, type Schedule } from './schedule.ts';
 
 const base = {
   timezone: z.string().min(1).max(64),
-  blackoutDates: z.array(z.string()).max(366).optional(),
+  blackoutDates: z
+    .array(z.string().max(10, 'blackout dates look like 2026-12-25'))
+    .max(SCHEDULE_LIMITS.maxBlackoutDates, `at most ${SCHEDULE_LIMITS.maxBlackoutDates} blackout dates`)
+    .optional(),
   replayDays: z.number().int().min(0).max(365).optional(),
 };
 
-/** The API's schedule body; the deeper rules (zone, RRULE, hours) run through `validateSchedule`. */
+const clock = z.string().max(5, 'opening hours look like 09:30');
+
+/**
+ * The API's schedule body. Every string and list has a length bound here; the deeper rules (zone,
+ * RRULE, real dates and times, value ranges) run through `validateSchedule`.
+ */
 export const ScheduleSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('once'), startsAt: z.iso.datetime({ offset: true }), ...base }),
-    z.object({ kind: z.literal('recurring'), start: z.string(), rrule: z.string().min(6).max(300), ...base }),
+    z.object({
+      kind: z.literal('recurring'),
+      start: z.string().max(16, 'start looks like 2026-12-01T10:00'),
+      rrule: z
+        .string()
+        .min(6)
+        .max(
+          SCHEDULE_LIMITS.maxRRuleLength,
+          `rrule must be at most ${SCHEDULE_LIMITS.maxRRuleLength} characters`,
+        ),
+      ...base,
+    }),
     z.object({
       kind: z.literal('jit'),
-      everyMinutes: z
-        .number()
-        .int()
-        .min(5)
-        .max(24 * 60),
+      everyMinutes: z.number().int().min(5).max(SCHEDULE_LIMITS.maxEveryMinutes),
       openingHours: z.object({
-        from: z.string(),
-        to: z.string(),
-        days: z.array(z.enum(WEEKDAYS as [string, ...string[]])).optional(),
+        from: clock,
+        to: clock,
+        days: z
+          .array(z.enum(WEEKDAYS as [string, ...string[]]))
+          .min(1, 'list at least one opening day, or leave days out for every day')
+          .max(7)
+          .optional(),
       }),
       ...base,
     }),

@@ -48,8 +48,9 @@ export function joinableSessions(
   count: number,
 ): SessionView[] {
   const from = nowMs - durationSeconds * 1000;
-  // Look ahead far enough for weekly/monthly schedules.
-  const starts = sessionStarts(schedule, from, nowMs + SESSION_HORIZON_MS).slice(0, count + 1);
+  // Look ahead far enough for weekly/monthly schedules; the limit keeps the work to what is shown
+  // (one more than asked, as a session ending exactly now is dropped below).
+  const starts = sessionStarts(schedule, from, nowMs + SESSION_HORIZON_MS, count + 1);
   return starts
     .map((start) => sessionView(schedule, start, durationSeconds, nowMs))
     .filter((s) => s.state === 'upcoming' || s.state === 'live')

@@ -105,7 +105,8 @@ const SessionsQuery = z
 const EventId = z.string().regex(/^ev_[A-Za-z0-9]{16}$/, 'is not an event id');
 const Paging = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
+  // Bounded: a deep OFFSET makes the database walk every row before the page.
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
 });
 
 export interface EventRoutesDeps {
@@ -237,7 +238,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
 
   router.get('/', async (req, res) => {
     const query = parseOr400(
-      z.object({ limit: Paging.shape.limit, before: z.string().optional() }),
+      z.object({ limit: Paging.shape.limit, before: z.iso.datetime().optional() }),
       req.query,
       'query',
     );
@@ -316,7 +317,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       const next =
         schedule.kind === 'once'
           ? Date.parse(schedule.startsAt)
-          : sessionStarts(schedule, Math.max(old, now), now + SESSION_HORIZON_MS)[0];
+          : sessionStarts(schedule, Math.max(old, now), now + SESSION_HORIZON_MS, 1)[0];
       await cancelSessionMails(deps.queues, r.id, r.session_at!, deps.reminderOffsetsSeconds);
       if (next === undefined || next < now) continue;
       const sessionAt = new Date(next).toISOString();

@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   origin: () => import('./origin.ts'),
   'live-latency': () => import('./live-latency.ts'),
   simulive: () => import('./simulive.ts'),
+  schedule: () => import('./schedule.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
