@@ -49,6 +49,11 @@ describe('a viewer joins by webinar ID, passes the email gate and watches with h
     const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      // The pages run under a strict Content-Security-Policy: nothing they need may be refused.
+      const refused: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+      });
       await page.goto(`${server.url}/join`);
       await page.fill('#webinar-id', '999-999-999');
       await page.click('button[type=submit]');
@@ -107,6 +112,13 @@ describe('a viewer joins by webinar ID, passes the email gate and watches with h
       expect(await page.textContent('#summary')).toContain(xss);
       expect(await page.$('#summary img')).toBeNull();
       expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+      // The data page offers correction and restriction, and they work from the page.
+      await page.fill('#name', 'Viewer Corrected');
+      await page.click('#rectify button[type=submit]');
+      await page.waitForSelector('#summary:has-text("Viewer Corrected")');
+      await page.click('#restrict');
+      await page.waitForSelector('#summary:has-text("restricted")');
+      expect(refused).toEqual([]);
     } finally {
       await close();
     }
