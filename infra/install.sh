@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what onair needs on a Debian 12 machine that has Node.js 20: ffmpeg, redis-server and
-# Chromium (browser tests) from Debian, then the npm dependencies. Safe to run again.
+# Installs what onair needs on a Debian 12 machine that has Node.js 20: ffmpeg, redis-server,
+# nginx-light (the edge tier) and Chromium (browser tests) from Debian, then the npm dependencies.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ need=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The edge tier (infra/nginx) and its tests: Debian's nginx-light has secure_link.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from Debian: ${need[*]}"
   SUDO=""

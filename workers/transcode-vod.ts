@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { judgeSource, type SourceFacts } from '../pipelines/source-facts.ts';
 import { fitInside, stillsInterval } from '../pipelines/storyboard.ts';
-import { buildVodTranscodeArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
+import { buildVodTranscodeArgs, uploadInputArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder, type Ladder } from '../pipelines/vod-ladder.ts';
 import { countAttempt, findAsset, updateAsset } from '../src/db/assets.ts';
 import { newId } from '../src/ids.ts';
@@ -14,6 +14,16 @@ import { assetPrefix, revisionPrefix } from '../src/media/layout.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
 import { emitWebhook } from '../src/services/webhooks.ts';
 import type { WorkerDeps } from './deps.ts';
+
+/**
+ * Worker deaths (SIGKILL, the OOM killer, a host restart) one transcode survives. Each makes the job
+ * "stalled" and BullMQ hands it to the next worker without spending an attempt: attempts are for
+ * errors the job itself meets (ffmpeg failing), and a deploy that restarts workers three times must
+ * not fail an upload. This bounds only a job that takes its worker down every time. It is also the
+ * workers' `maxStalledCount` (workers/main.ts): past it BullMQ would fail the job without running
+ * this processor, leaving the asset "processing" for ever; at it, the processor fails it in words.
+ */
+export const TRANSCODE_MAX_STALLS = 20;
 
 /** Share of the progress bar given to the encode; images and publishing take the rest. */
 const ENCODE_SHARE = 95;
@@ -41,6 +51,18 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
     if (asset.source_key.startsWith('live/')) return; // a live recording: its live job publishes it
     await countAttempt(db, assetId);
     const jobLog = log.child({ assetId, jobId: job.id, attempt: job.attemptsMade + 1 });
+    if (job.stalledCounter >= TRANSCODE_MAX_STALLS) {
+      const reason = `Processing was interrupted ${job.stalledCounter} times (the worker running it stopped each time, for example out of memory). Upload the file again; if it happens again, the file may need converting first.`;
+      jobLog.warn('transcode failed', { reason, final: true, stalls: job.stalledCounter });
+      await clearUnpublished(deps, assetId, asset.revision);
+      await updateAsset(db, assetId, {
+        status: 'failed',
+        stage: 'failed',
+        error: reason,
+        preview_revision: null,
+      });
+      throw new UnrecoverableError(reason);
+    }
 
     const sourcePath = storage.localDir(asset.source_key);
     if (!sourcePath) throw new UnrecoverableError('remote storage is not supported by the transcoder yet');
@@ -70,7 +92,9 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
       let encodedSeconds = 0;
       let previewPublished = false;
       let lastReport = 0;
-      let checkingPreview = false;
+      // At most one preview check at a time; awaited before going on, so a late preview master or
+      // preview_revision never lands after the final ones.
+      let previewCheck: Promise<void> | undefined;
       await runFfmpeg(config.ffmpegPath, buildVodTranscodeArgs(plan), {
         pidFile: path.join(workDir, 'ffmpeg.pid'),
         ...(signal ? { signal } : {}),
@@ -80,9 +104,8 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
             ENCODE_SHARE,
             Math.floor((encodedSeconds / facts.durationSeconds) * ENCODE_SHARE),
           );
-          if (!previewPublished && !checkingPreview) {
-            checkingPreview = true;
-            void writePreviewMaster(outDir, ladder, Boolean(facts.audio))
+          if (!previewPublished && !previewCheck) {
+            previewCheck = writePreviewMaster(outDir, ladder, Boolean(facts.audio))
               .then(async (ready) => {
                 if (!ready) return;
                 previewPublished = true;
@@ -90,14 +113,14 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
                 jobLog.info('playable while processing', { encodedSeconds });
               })
               .catch((err: unknown) => jobLog.warn('preview master failed', { err: String(err) }))
-              .finally(() => (checkingPreview = false));
+              .finally(() => (previewCheck = undefined));
           }
           if (Date.now() - lastReport >= 1000 || block.ended) {
             lastReport = Date.now();
             void setStage(deps, assetId, 'transcoding', percent, {}, job).catch(() => undefined);
           }
         },
-      });
+      }).finally(() => previewCheck);
       // A file cut short (but with its index intact) decodes "successfully" up to the cut.
       if (encodedSeconds < facts.durationSeconds * 0.9 - 1) {
         throw new UnrecoverableError(
@@ -160,7 +183,8 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
 async function probe(sourcePath: string, ffprobePath: string): Promise<SourceFacts> {
   let report;
   try {
-    report = await probeMedia(sourcePath, ffprobePath);
+    // Only container demuxers, only the upload itself: a playlist posing as a recording reads nothing else.
+    report = await probeMedia(sourcePath, ffprobePath, uploadInputArgs());
   } catch (err) {
     if (err instanceof MediaToolError) {
       throw new UnrecoverableError(`The file is not a recording onair can read (${err.message}).`);

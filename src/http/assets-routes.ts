@@ -1,9 +1,10 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { deleteAssetRow, findAccountAsset, insertAsset, listAccountAssets } from '../db/assets.ts';
+import { deleteAssetRow, findAccountAsset, findAsset, insertAsset, listAccountAssets } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import { newId } from '../ids.ts';
 import { assetPrefix, sourceKey } from '../media/layout.ts';
+import type { Logger } from '../log.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import { ObjectTooLargeError, type Storage } from '../storage/storage.ts';
 import type { PlaybackUrls } from '../origin/playback-urls.ts';
@@ -19,7 +20,31 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.iso.datetime().optional(),
 });
+/** Where uploads are stored (`sourceKey`): nothing else writes below it. */
+const SOURCES_PREFIX = 'sources';
 const AssetId = z.string().regex(/^as_[A-Za-z0-9]{16}$/, 'is not an asset id');
+
+/**
+ * Run once at start-up, before the server takes uploads: removes what uploads cut short by a crash
+ * left in storage. An upload streams to a temporary name, is renamed into place when whole, and
+ * only then gets its row; so a temporary file is a half upload, and a `sources/<id>/` without a row
+ * is one whose server died before the row was written. Local storage only: it belongs to this one
+ * machine, and nothing is uploading yet (with shared remote storage another API node could be).
+ */
+export async function removeAbandonedUploads(db: Db, storage: Storage, log: Logger): Promise<void> {
+  if (storage.kind !== 'local') return;
+  const keys = await storage.list(SOURCES_PREFIX);
+  const removed: string[] = [];
+  for (const id of new Set(keys.map((key) => key.split('/')[1]!))) {
+    const partials = keys.filter(
+      (key) => key.startsWith(`${SOURCES_PREFIX}/${id}/`) && key !== sourceKey(id),
+    );
+    const abandoned = (await findAsset(db, id)) ? partials : [`${SOURCES_PREFIX}/${id}`];
+    for (const key of abandoned) await storage.deletePrefix(key);
+    removed.push(...abandoned);
+  }
+  if (removed.length > 0) log.warn('removed uploads cut short by a crash', { keys: removed });
+}
 
 export interface AssetRoutesDeps {
   db: Db;
@@ -63,7 +88,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     try {
       ({ bytes } = await storage.putStream(key, req, { maxBytes: deps.maxUploadBytes }));
     } catch (err) {
-      await storage.deletePrefix(`sources/${id}`);
+      await storage.deletePrefix(`${SOURCES_PREFIX}/${id}`);
       if (err instanceof ObjectTooLargeError) {
         res.set('Connection', 'close');
         throw new HttpError(
@@ -82,7 +107,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
       throw err;
     }
     if (bytes === 0) {
-      await storage.deletePrefix(`sources/${id}`);
+      await storage.deletePrefix(`${SOURCES_PREFIX}/${id}`);
       throw new HttpError(400, 'empty_body', 'The request body is empty: send the file as the body.');
     }
     const row = await insertAsset(db, {
@@ -124,7 +149,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
     await queues.remove('transcode-vod', id);
     await deleteAssetRow(db, id);
-    await storage.deletePrefix(`sources/${id}`);
+    await storage.deletePrefix(`${SOURCES_PREFIX}/${id}`);
     await storage.deletePrefix(assetPrefix(id));
     res.status(204).end();
   });

@@ -47,10 +47,22 @@ export interface RunOptions {
   pidFile?: string;
 }
 
+/**
+ * ffmpeg dies with the process that started it: util-linux's setpriv (always on Debian) sets
+ * PR_SET_PDEATHSIG and then execs ffmpeg under the same pid. Without it a SIGKILLed worker's ffmpeg
+ * kept encoding to the end, ignoring its closed progress pipe, beside the job's next attempt.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const dieWithParent = fs.existsSync(SETPRIV);
+
 export function runFfmpeg(ffmpegPath: string, args: readonly string[], opts: RunOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new Error('aborted before start'));
-    const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = dieWithParent
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ffmpegPath, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     if (opts.pidFile && child.pid) fs.writeFileSync(opts.pidFile, String(child.pid));
     let stderr = '';
     const reader = new ProgressReader();

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -93,10 +94,20 @@ async function videoCodecOf(dir: string, name: string, playlist?: MediaPlaylist)
   return codec;
 }
 
+/**
+ * Replaces `file` in one step: readers see the old text or the new, never half of one. The temporary
+ * name is the writer's own, so two writers of one playlist (a preview master racing the final one)
+ * cannot rename each other's half-written file into place; a writer that dies leaves only its `.tmp`.
+ */
 export async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.tmp`;
-  await fs.writeFile(temp, text);
-  await fs.rename(temp, file);
+  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.writeFile(temp, text);
+    await fs.rename(temp, file);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
 }
 
 interface MeasuredRendition {

@@ -12,7 +12,7 @@ import { findEventByWebinarId, interactionsOf, scheduleOf } from '../db/events.t
 import { SessionPlaylists, type AiringSession } from './session-playlists.ts';
 import { revisionPrefix } from '../media/layout.ts';
 import type { Storage } from '../storage/storage.ts';
-import { checkToken, type TokenScope } from './tokens.ts';
+import { checkToken, parseSignedPath, type TokenScope } from './tokens.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',
@@ -244,7 +244,7 @@ export function createOriginHandler(opts: OriginOptions) {
     res: ServerResponse,
     session: AiringSession,
     root: string,
-    parts: string[],
+    parts: readonly string[],
     filePath: string,
     ext: string,
   ): Promise<boolean> {
@@ -296,17 +296,19 @@ export function createOriginHandler(opts: OriginOptions) {
       return void res.end();
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return end(res, 405);
-    const pathname = (req.url ?? '').split('?')[0]!;
-    // Raw segments, undecoded: `%2e%2e` stays literal and can never climb out of the folder.
-    const [, s, hash, expires, scope, id, revision, ...parts] = pathname.split('/');
-    if (s !== 's' || !hash || !expires || !id || !revision || parts.length === 0) return end(res, 404);
-    if (scope !== 'e' && scope !== 'a') return end(res, 404);
-    const check = checkToken(hash, expires, scope, id, opts.secret, Math.floor(now() / 1000));
+    // The same parser, with the same canonical patterns, as the nginx edge (see tokens.ts): the raw
+    // path, undecoded, so `%2e%2e` or `%2f` stay literal and are refused, never resolved.
+    const parsed = parseSignedPath((req.url ?? '').split('?')[0]!);
+    if (parsed === 'unsigned') return end(res, 404);
+    if (parsed === 'invalid-token') return end(res, 403, 'invalid token');
+    if (parsed === 'bad-path') return end(res, 404);
+    const { scope, id, revision, file: parts } = parsed;
+    const check = checkToken(parsed.hash, parsed.expires, scope, id, opts.secret, Math.floor(now() / 1000));
     if (check !== 'ok') return end(res, 403, check === 'expired' ? 'token expired' : 'invalid token');
     const rel = parts.join('/');
     const ext = path.extname(rel);
     const type = CONTENT_TYPES[ext];
-    if (!type || parts.some((p) => p === '' || p.startsWith('.') || /[%\\]/.test(p))) return end(res, 404);
+    if (!type) return end(res, 404);
     const resolved = await resolve(scope, id, revision);
     if (resolved === 'expired') return end(res, 403, 'replay expired');
     if (resolved === 'missing') return end(res, 404);

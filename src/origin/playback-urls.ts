@@ -8,10 +8,15 @@ export class PlaybackUrls {
     private readonly now: () => number = () => Date.now(),
   ) {}
 
-  /** Expiry rounded up to the next minute: URLs issued in the same minute are identical (CDN-friendly). */
+  /**
+   * Expiry rounded up to the next minute: URLs issued in the same minute are identical (CDN-friendly).
+   * A cap (a replay's end) can only shorten it, never below 1 s after the epoch: the expiry must stay
+   * a canonical token field (tokens.ts), and an already expired one is simply refused as expired.
+   */
   expiresAt(capMs?: number): number {
     const natural = Math.ceil((this.now() / 1000 + this.ttlSeconds) / 60) * 60;
-    return capMs !== undefined ? Math.min(natural, Math.floor(capMs / 1000)) : natural;
+    if (capMs === undefined || !Number.isFinite(capMs)) return natural;
+    return Math.max(1, Math.min(natural, Math.floor(capMs / 1000)));
   }
 
   /** A signed, expiring token for the marketer's preview page of one asset (`/play/<asset>?t=`). */

@@ -611,3 +611,22 @@ describe('10. malformed input gets a 4xx, never a 5xx', () => {
     expect(Number(count?.n)).toBe(0);
   });
 });
+
+describe('uploads read nothing but themselves', () => {
+  it('an HLS playlist posing as a recording, pointing at another local file, is refused', async () => {
+    const secretMedia = await makeSource(path.join(work, 'private.ts'), {
+      width: 160,
+      height: 90,
+      seconds: 1,
+    });
+    const playlist = path.join(work, 'sneaky.mp4');
+    fs.writeFileSync(
+      playlist,
+      `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://${secretMedia}\n#EXT-X-ENDLIST\n`,
+    );
+    const uploaded = await server.client.upload(playlist, 'sneaky');
+    const done = await server.client.waitForAsset(uploaded.id, undefined, 200);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/not a recording onair can read/);
+  });
+});

@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+export interface OnairProcess {
+  readonly pid: number;
+  readonly url: string;
+  readonly rtmpUrl: string;
+  /** Printed on first start only. */
+  readonly apiKey: string;
+  /** Everything it and its children (workers, ingest, redis) wrote to stdout and stderr so far. */
+  output(): string;
+  readonly exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * `npm start`'s entry point as its own process, as a user runs it (its own umask, its own
+ * embedded redis-server, forked workers and ingest), on free ports; resolves once it is up.
+ */
+export async function startOnair(dataDir: string, env: Record<string, string> = {}): Promise<OnairProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: '0',
+      RTMP_PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      X264_PRESET: 'ultrafast',
+      JOB_LOCK_MS: '3000',
+      LOG_LEVEL: 'warn',
+      REDIS_URL: '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!/presenters stream to (\S+)/.test(output)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`onair did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid: child.pid!,
+    url: /onair is up at (\S+)/.exec(output)![1]!,
+    rtmpUrl: /presenters stream to (\S+)/.exec(output)![1]!,
+    apiKey: /^\s+(onair_\S+)$/m.exec(output)?.[1] ?? '',
+    output: () => output,
+    exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** Direct children of `pid` with their command lines (from /proc). */
+export function childProcesses(pid: number): { pid: number; cmdline: string }[] {
+  const children: { pid: number; cmdline: string }[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Fields after the parenthesised command: state, then the parent's pid.
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
+      children.push({ pid: Number(name), cmdline });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children;
+}
+
+/** One of the process's environment variables (readable by the same user only, like its files). */
+export function environOf(pid: number, name: string): string | undefined {
+  const entry = fs
+    .readFileSync(`/proc/${pid}/environ`, 'utf8')
+    .split('\0')
+    .find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
