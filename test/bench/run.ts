@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'live-latency': () => import('./live-latency.ts'),
   simulive: () => import('./simulive.ts'),
   schedule: () => import('./schedule.ts'),
+  'anonymous-load': () => import('./anonymous-load.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
