@@ -4,7 +4,7 @@ import { openDatabase } from './db/database.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
-import { connectRedis } from './queue/redis.ts';
+import { connectRedis, RedisOutageLog } from './queue/redis.ts';
 import { LocalStorage } from './storage/local-storage.ts';
 
 /**
@@ -13,14 +13,17 @@ import { LocalStorage } from './storage/local-storage.ts';
  * the primary's listening port.
  */
 async function main(): Promise<void> {
+  // What this process creates under DATA_DIR is its alone (0600 / 0700).
+  process.umask(0o077);
   const config = loadConfig();
   if (!config.redisUrl || !config.secret)
     throw new Error('http worker started without REDIS_URL or ONAIR_SECRET');
   const log = createLogger(config.logLevel, { role: 'http', pid: process.pid });
   const db = openDatabase(config);
   const storage = new LocalStorage(path.join(config.dataDir, 'media'));
-  const redis = connectRedis(config.redisUrl);
-  const queues = new JobQueues(redis);
+  const outages = new RedisOutageLog(log);
+  const redis = connectRedis(config.redisUrl, outages);
+  const queues = new JobQueues(redis, outages.onError);
   const server = await createHttpServer({ config, db, storage, redis, queues, secret: config.secret, log });
   await listen(server, config.port, config.host);
   let stopping = false;

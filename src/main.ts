@@ -4,22 +4,27 @@ import { loadConfig, type Config } from './config.ts';
 import { ensureFirstAccount } from './db/accounts.ts';
 import { migrateToLatest, openDatabase } from './db/database.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
+import { removeAbandonedUploads } from './http/assets-routes.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
-import { connectRedis } from './queue/redis.ts';
+import { connectRedis, RedisOutageLog } from './queue/redis.ts';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
-import { LocalStorage } from './storage/local-storage.ts';
+import { ensurePrivateDir, LocalStorage } from './storage/local-storage.ts';
 import { loadSecret } from './services/secret.ts';
+import { encryptLegacyWebhookSecrets } from './services/webhooks.ts';
 
 export interface RunningServer {
   readonly url: string;
   /** Where presenters push (undefined with INGEST=off). */
   readonly rtmpUrl: string | undefined;
+  /** May carry a password: for clients, never for logs. */
   readonly redisUrl: string;
   /** Set on first start when no ONAIR_API_KEY was given. */
   readonly generatedApiKey: string | undefined;
   workerPids(): number[];
+  /** The embedded redis-server's pid (undefined with REDIS_URL, or while it is being restarted). */
+  redisPid(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -90,13 +95,16 @@ export async function startServer(
   let embedded: EmbeddedRedis | undefined;
   const cleanups: (() => Promise<void>)[] = [];
   try {
+    ensurePrivateDir(config.dataDir);
     if (!config.redisUrl) {
       embedded = await startEmbeddedRedis({
         dir: path.join(config.dataDir, 'redis'),
         binary: config.redisServerPath,
+        log,
       });
       cleanups.push(() => embedded!.stop());
-      log.info('embedded redis started', { url: embedded.url });
+      // Its URL carries the password.
+      log.info('embedded redis started', { port: embedded.port });
     }
     const redisUrl = config.redisUrl ?? embedded!.url;
 
@@ -106,13 +114,18 @@ export async function startServer(
     const { generatedKey } = await ensureFirstAccount(db, config.apiKey);
 
     const storage = new LocalStorage(path.join(config.dataDir, 'media'));
-    const redis = connectRedis(redisUrl);
+    // Before the server takes uploads: what a crash cut short goes (a half file, a file without a row).
+    await removeAbandonedUploads(db, storage, log);
+    const outages = new RedisOutageLog(log);
+    const redis = connectRedis(redisUrl, outages);
     cleanups.push(() => Promise.resolve(redis.disconnect()));
-    const queues = new JobQueues(redis);
+    const queues = new JobQueues(redis, outages.onError);
     cleanups.push(() => queues.close());
 
     await queues.schedule('retention-sweep', {}, 3600_000);
     const secret = loadSecret(config.secret, config.dataDir);
+    // Webhook signing secrets are kept encrypted; rows from before that are sealed now.
+    await encryptLegacyWebhookSecrets(db, secret);
 
     // Uploads accepted while the queue was unreachable, or before a crash, get their job now.
     const unfinished = await db
@@ -175,6 +188,7 @@ export async function startServer(
       redisUrl,
       generatedApiKey: generatedKey,
       workerPids: () => supervisor.pids(),
+      redisPid: () => embedded?.pid(),
       close() {
         closing ??= (async () => {
           // Reverse order: workers, HTTP, queues, database, then redis.
@@ -190,6 +204,8 @@ export async function startServer(
 }
 
 async function main(): Promise<void> {
+  // What this process and its children create under DATA_DIR is theirs alone (0600 / 0700).
+  process.umask(0o077);
   const config = loadConfig();
   const server = await startServer(config);
   if (server.generatedApiKey) {

@@ -32,7 +32,7 @@ import {
   writeHealth,
   type PublisherRecord,
 } from '../src/live/live-state.ts';
-import { redactStreamKeys } from '../src/live/rtmp-ingest.ts';
+import { ingestPlaySecret, redactStreamKeys, signedPullUrl } from '../src/live/rtmp-ingest.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
 import { emitWebhook } from '../src/services/webhooks.ts';
 import type { WorkerDeps } from './deps.ts';
@@ -78,6 +78,7 @@ export function liveSourceKey(eventId: string): string {
  */
 export function createLiveStreamProcessor(deps: WorkerDeps) {
   const { db, storage, config, log, redis } = deps;
+  const playSecret = ingestPlaySecret(deps.secret);
 
   return async function processLiveStream(job: LiveJob, token?: string, signal?: AbortSignal): Promise<void> {
     const { eventId } = job.data;
@@ -263,7 +264,9 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
     }
 
     async function startPeriod(publisher: PublisherRecord, index: number): Promise<RunningPeriod> {
-      const report = await probeMedia(publisher.pullUrl, config.ffprobePath, ['-analyzeduration', '2000000']);
+      // The ingest publishes the stream under the event id, never its key.
+      const pullUrl = signedPullUrl(publisher.ingestHost, publisher.ingestPort, eventId, playSecret);
+      const report = await probeMedia(pullUrl, config.ffprobePath, ['-analyzeduration', '2000000']);
       const facts = judgeLiveSource(report);
       if (!facts.video) throw new Error('the stream has no video');
       if (!layout) {
@@ -274,7 +277,7 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
       const passthrough = config.live.passthrough && canPassThrough(facts.video, layout.ladder);
       const name = periodName(index);
       const args = buildLiveTranscodeArgs({
-        input: publisher.pullUrl,
+        input: pullUrl,
         outputDir: outDir!,
         period: name,
         ladder: layout.ladder,

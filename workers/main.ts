@@ -3,11 +3,11 @@ import { loadConfig, type Config } from '../src/config.ts';
 import { migrateToLatest, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { jobCatalogue, QUEUE_NAMES, type JobName } from '../src/queue/catalogue.ts';
-import { connectRedis } from '../src/queue/redis.ts';
-import { LocalStorage } from '../src/storage/local-storage.ts';
+import { connectRedis, RedisOutageLog } from '../src/queue/redis.ts';
+import { ensurePrivateDir, LocalStorage } from '../src/storage/local-storage.ts';
 import type { WorkerDeps } from './deps.ts';
 import { createRetentionSweepProcessor } from './retention-sweep.ts';
-import { createTranscodeVodProcessor } from './transcode-vod.ts';
+import { createTranscodeVodProcessor, TRANSCODE_MAX_STALLS } from './transcode-vod.ts';
 import { createLiveStreamProcessor } from './live-stream.ts';
 import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
 import { createSendEmailProcessor } from './send-email.ts';
@@ -40,12 +40,17 @@ export interface RunningWorkers {
 export async function startWorkers(config: Config): Promise<RunningWorkers> {
   if (!config.redisUrl) throw new Error('REDIS_URL is required to run workers on their own');
   const log = createLogger(config.logLevel, { role: 'worker', pid: process.pid });
+  // Run alone, DATA_DIR is scratch, still nobody else's to read.
+  ensurePrivateDir(config.dataDir);
   const db = openDatabase(config);
   await migrateToLatest(db);
   const storage = new LocalStorage(path.join(config.dataDir, 'media'));
-  const connection = connectRedis(config.redisUrl);
-  const redis = connectRedis(config.redisUrl);
-  const queues = new JobQueues(redis);
+  // Connection errors of all of them (and of the workers' blocking connections) make one
+  // "unreachable" line per outage and one "reachable again".
+  const outages = new RedisOutageLog(log);
+  const connection = connectRedis(config.redisUrl, outages);
+  const redis = connectRedis(config.redisUrl, outages);
+  const queues = new JobQueues(redis, outages.onError);
   const secret = loadSecret(config.secret, config.dataDir);
   const table = processors({ db, storage, config, log, redis, queues, secret });
 
@@ -64,8 +69,9 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
             concurrency: config.workerConcurrency,
             lockDuration: config.jobLockMs,
             stalledInterval: Math.max(1000, Math.floor(config.jobLockMs / 2)),
-            // A worker killed mid-job is "stalled", not failed: the job runs again elsewhere.
-            maxStalledCount: 3,
+            // A worker killed mid-job is "stalled", not failed: the job runs again elsewhere without
+            // spending an attempt. The transcoder fails a job in words at this count itself.
+            maxStalledCount: TRANSCODE_MAX_STALLS,
           };
 
   const workers = QUEUE_NAMES.map(
@@ -86,7 +92,7 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
     w.on('failed', (job, err) =>
       log.warn('job failed', { jobId: job?.id, name: job?.name, reason: err.message }),
     );
-    w.on('error', (err) => log.error('worker error', { err: err.message }));
+    w.on('error', outages.onError);
   }
   log.info('workers ready', { queues: QUEUE_NAMES, concurrency: config.workerConcurrency });
 
@@ -107,6 +113,8 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
 }
 
 async function main(): Promise<void> {
+  // What this process and its ffmpeg children create under DATA_DIR is theirs alone (0600 / 0700).
+  process.umask(0o077);
   const forked = typeof process.send === 'function';
   const state: { running?: RunningWorkers } = {};
   let stopping = false;

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
@@ -22,10 +23,33 @@ export interface HttpServerDeps {
   log: Logger;
 }
 
+/** Each /healthz check gets this long: a load balancer's probe must get an answer, 200 or 503. */
+const HEALTH_CHECK_MS = 500;
+
+/** True if `check` resolves within `ms`; false if it fails or takes longer (it is left to finish). */
+async function answersWithin(ms: number, check: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      check().then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The HTTP server of one process: the origin on `/s/` (outside Express), the app for the rest. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<http.Server> {
   const { config, db, storage, redis, secret } = deps;
+  // Links come from configuration; without PUBLIC_URL, from the address this server listens on.
+  const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, server.address());
   const app = createApp({
+    publicUrl,
     config,
     db,
     storage,
@@ -43,16 +67,15 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
       ];
       return count <= limit;
     },
-    health: async () => ({
-      redis: await redis.ping().then(
-        (r) => r === 'PONG',
-        () => false,
-      ),
-      database: await sql`select 1`.execute(db).then(
-        () => true,
-        () => false,
-      ),
-    }),
+    health: async () => {
+      const [redisUp, databaseUp] = await Promise.all([
+        // Not connected: say so at once. A command would wait in ioredis's offline queue until
+        // Redis is back (workers' connections never give up), and /healthz would hang with it.
+        redis.status === 'ready' ? answersWithin(HEALTH_CHECK_MS, () => redis.ping()) : false,
+        answersWithin(HEALTH_CHECK_MS, () => sql`select 1`.execute(db)),
+      ]);
+      return { redis: redisUp, database: databaseUp };
+    },
   });
   // The origin (`/s/...`) takes every viewer's every request: it bypasses Express.
   const origin = createOriginHandler({ db, storage, secret, cacheBytes: config.originCacheBytes });
@@ -64,6 +87,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
   // Uploads of long recordings take a while; do not cut them off.
   server.requestTimeout = 0;
   return server;
+}
+
+/** `http://<host>:<port>` of a listening server; a wildcard host is named `localhost`. */
+export function defaultPublicUrl(host: string, address: string | AddressInfo | null): string {
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const name = host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
 }
 
 /** Listens with a deep accept queue: a crowd joining at once must not lose SYNs (1 s, 3 s retransmits). */

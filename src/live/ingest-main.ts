@@ -4,7 +4,7 @@ import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { findEventByStreamKey } from '../db/events.ts';
 import { createLogger } from '../log.ts';
 import { JobQueues } from '../queue/catalogue.ts';
-import { connectRedis } from '../queue/redis.ts';
+import { connectRedis, RedisOutageLog } from '../queue/redis.ts';
 import { loadSecret } from '../services/secret.ts';
 import {
   claimPublisher,
@@ -17,17 +17,12 @@ import {
 } from './live-state.ts';
 import { decidePublish } from './publish-policy.ts';
 import {
+  ingestPlaySecret,
   RTMP_APP,
-  signedPullUrl,
   startRtmpIngest,
   type IngestSession,
   type RunningIngest,
 } from './rtmp-ingest.ts';
-
-/** The secret that signs pull URLs, derived so the ingest and workers agree without configuration. */
-export function ingestPlaySecret(secret: string): string {
-  return crypto.createHmac('sha256', secret).update('onair-ingest-play').digest('hex');
-}
 
 export function liveJobId(eventId: string): string {
   return `live-${eventId}`;
@@ -43,8 +38,9 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   const log = createLogger(config.logLevel, { role: 'ingest', pid: process.pid });
   const db = openDatabase(config);
   await migrateToLatest(db);
-  const redis = connectRedis(config.redisUrl);
-  const queues = new JobQueues(redis);
+  const outages = new RedisOutageLog(log);
+  const redis = connectRedis(config.redisUrl, outages);
+  const queues = new JobQueues(redis, outages.onError);
   const secret = ingestPlaySecret(loadSecret(config.secret, config.dataDir));
 
   interface Active {
@@ -73,9 +69,12 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         const decision = decidePublish(event, Date.now(), config.live.earlyMinutes);
         if (!decision.ok || !event)
           return { ok: false, reason: decision.ok ? 'Unknown stream key.' : decision.reason };
+        // Where workers pull from; they sign the URL themselves, by the event id (the stream's
+        // name inside the ingest): Redis, and its AOF, never hold the key or a usable URL.
         const record: PublisherRecord = {
           session: crypto.randomUUID(),
-          pullUrl: signedPullUrl(config.ingestAdvertiseHost, port, streamKey, secret),
+          ingestHost: config.ingestAdvertiseHost,
+          ingestPort: port,
           since: Date.now(),
           inputBitrate: 0,
         };
@@ -84,14 +83,14 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         }
         await markStopped(redis, event.id, false);
         await clearEnded(redis, event.id);
-        pending.set(`${ip}|${streamKey}`, { eventId: event.id, record, lastBytes: 0, lastAt: Date.now() });
+        pending.set(`${ip}|${event.id}`, { eventId: event.id, record, lastBytes: 0, lastAt: Date.now() });
         await queues.add('live-stream', { eventId: event.id }, liveJobId(event.id));
         log.info('publish accepted', { eventId: event.id, ip });
-        return { ok: true };
+        return { ok: true, streamName: event.id };
       },
       started(session) {
-        const claim = pending.get(`${session.ip}|${session.streamKey}`);
-        pending.delete(`${session.ip}|${session.streamKey}`);
+        const claim = pending.get(`${session.ip}|${session.streamName}`);
+        pending.delete(`${session.ip}|${session.streamName}`);
         if (claim) active.set(session.id, { ...claim, session });
         else session.disconnect();
       },
@@ -144,6 +143,8 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
 }
 
 async function main(): Promise<void> {
+  // What this process creates under DATA_DIR is its alone (0600 / 0700).
+  process.umask(0o077);
   const state: { running?: RunningIngest } = {};
   let stopping = false;
   const stop = () => {

@@ -8,8 +8,12 @@ import type { Redis } from 'ioredis';
 export interface PublisherRecord {
   /** The ingest's session id: a reconnect is a new session. */
   readonly session: string;
-  /** Where a worker pulls the stream from (signed; never shown to anyone). */
-  readonly pullUrl: string;
+  /**
+   * The ingest holding the stream. A worker pulls `/live/<event id>` from it with a URL it signs
+   * itself at use: this record (and Redis's AOF) holds neither the stream key nor a usable URL.
+   */
+  readonly ingestHost: string;
+  readonly ingestPort: number;
   readonly since: number;
   /** Bits per second arriving from the encoder, over the last few seconds. */
   readonly inputBitrate: number;

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import querystring from 'node:querystring';
@@ -14,8 +15,12 @@ import type { Logger } from '../log.ts';
  * - `deleteStream` (what encoders send on "Stop streaming") is reported, so a deliberate stop ends
  *   the event at once while a dropped connection gets the reconnect grace period.
  *
- * Plays are only allowed with a signed URL (the workers' pulls); the library's web admin, HTTP
- * server and recorder stay off, and its log lines have the stream key removed.
+ * The stream key is checked and then dropped: an accepted stream is published inside the ingest
+ * under the name `authorize` gives (the event id), so the workers' pull URLs, their ffmpeg command
+ * lines, the publisher record in Redis and the library's session data never carry the key. Plays
+ * are only allowed with a signed URL (the workers' pulls); the library's web admin, HTTP server,
+ * recorder and store (which wrote every publish's stream path and encoder address to a JSON file)
+ * stay off, and its log lines have stream paths removed.
  */
 const require = createRequire(import.meta.url);
 
@@ -61,15 +66,19 @@ interface NmsInstance {
   run(): Promise<void>;
   stop(): Promise<void>;
   rtmpServer: { tcpServer?: import('node:net').Server };
+  store?: { open?: () => Promise<void>; opened?: boolean };
 }
 
 export interface IngestHooks {
-  /** Decides a publish before it is acknowledged. Return a reason to refuse. */
+  /**
+   * Decides a publish before it is acknowledged. Return a reason to refuse, or the name to
+   * publish the stream under instead of its key (workers pull it by that name).
+   */
   authorize(
     app: string,
     streamKey: string,
     ip: string,
-  ): Promise<{ ok: true } | { ok: false; reason: string }>;
+  ): Promise<{ ok: true; streamName: string } | { ok: false; reason: string }>;
   /** An accepted publisher's session is up (after the acknowledgement). */
   started(session: IngestSession): void;
   /** The encoder sent deleteStream: the presenter stopped on purpose. */
@@ -81,7 +90,8 @@ export interface IngestHooks {
 /** A live publisher connection, as onair sees it. */
 export interface IngestSession {
   readonly id: string;
-  readonly streamKey: string;
+  /** What `authorize` named the stream (never the key). */
+  readonly streamName: string;
   readonly ip: string;
   /** Bytes received from the encoder so far. */
   inBytes(): number;
@@ -94,6 +104,7 @@ export interface RtmpIngestOptions {
   host: string;
   /** Signs the workers' pull URLs (the library's `auth.play`). */
   playSecret: string;
+  /** Only to remove the library's store an older onair kept under `DATA_DIR/ingest`. */
   dataDir: string;
   log: Logger;
   hooks: IngestHooks;
@@ -136,11 +147,17 @@ function patchProtocol(log: Logger): void {
           log.info('publish refused', { ip, reason: decision.reason });
           return refuse(decision.reason);
         }
-        this.streamName = name;
+        // From here on the stream is known by the name onair gave it; the key is not kept.
+        this.streamName = decision.streamName;
         this.streamQuery = querystring.parse(query);
         this.streamId = streamId;
         this.respondPublish();
-        this.onConnectCallback({ app: this.streamApp, name, host: this.streamHost, query: this.streamQuery });
+        this.onConnectCallback({
+          app: this.streamApp,
+          name: decision.streamName,
+          host: this.streamHost,
+          query: this.streamQuery,
+        });
         this.onPushCallback();
       },
       (err: unknown) => {
@@ -158,23 +175,32 @@ function patchProtocol(log: Logger): void {
 function toIngestSession(session: NmsSession): IngestSession {
   return {
     id: session.id,
-    streamKey: session.streamName,
+    streamName: session.streamName,
     ip: session.ip,
     inBytes: () => session.inBytes,
     disconnect: () => session.socket?.destroy(),
   };
 }
 
-/** `rtmp://host:port/live/<key>?sign=<expires>-<md5>`: the library's signed-play format. */
+/** The secret that signs pull URLs, derived so the ingest and workers agree without configuration. */
+export function ingestPlaySecret(secret: string): string {
+  return crypto.createHmac('sha256', secret).update('onair-ingest-play').digest('hex');
+}
+
+/**
+ * `rtmp://host:port/live/<name>?sign=<expires>-<md5>`: the library's signed-play format. Built by
+ * the worker just before it pulls, so a short life is enough (minutes, for clock skew between
+ * machines); it is on ffmpeg's command line, which every local user can read.
+ */
 export function signedPullUrl(
   host: string,
   port: number,
-  streamKey: string,
+  streamName: string,
   secret: string,
-  ttlSeconds = 86_400,
+  ttlSeconds = 300,
 ): string {
   const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
-  const streamPath = `/${RTMP_APP}/${streamKey}`;
+  const streamPath = `/${RTMP_APP}/${streamName}`;
   const hash = crypto.createHash('md5').update(`${streamPath}-${expires}-${secret}`).digest('hex');
   return `rtmp://${host}:${port}${streamPath}?sign=${expires}-${hash}`;
 }
@@ -184,8 +210,13 @@ export interface RunningIngest {
   stop(): Promise<void>;
 }
 
+/** The reason the library's store does not open: it logs this, and only this is dropped from its log. */
+const STORE_OFF = 'onair keeps no ingest store';
+
 export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RunningIngest> {
   const NodeMediaServer = require('node-media-server') as new (config: object) => NmsInstance;
+  // An older onair let the library keep its store here: stream keys and encoder addresses.
+  fs.rmSync(path.join(opts.dataDir, 'ingest'), { recursive: true, force: true });
   const nmsLogger = require('node-media-server/src/core/logger.js') as {
     log: (message: string, level?: string) => void;
   };
@@ -194,15 +225,22 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RunningI
   // Its logger prints stream paths, which contain the key: only warnings and errors, key removed.
   nmsLogger.log = (message: string, level = 'info') => {
     if (level !== 'warn' && level !== 'error') return;
+    if (message.includes(STORE_OFF)) return;
     opts.log.warn('rtmp', { message: redactStreamKeys(message) });
   };
   const nms = new NodeMediaServer({
     bind: opts.host,
     rtmp: { port: opts.port, chunk_size: 60000, gop_cache: true, ping: 30, ping_timeout: 60 },
     auth: { play: true, publish: false, secret: opts.playSecret },
-    store: { path: path.join(opts.dataDir, 'ingest') },
     webadmin: { enable: false },
   });
+  // The library's store (relay tasks, recordings, and a history of every publish with its stream
+  // path and encoder address) is of no use to onair: it must not open, and write, at all. `run()`
+  // logs a failed open and goes on without it (no history, no recorder, no relays).
+  if (typeof nms.store?.open !== 'function') {
+    throw new Error('node-media-server changed: its store cannot be turned off; check rtmp-ingest.ts');
+  }
+  nms.store.open = () => Promise.reject(new Error(STORE_OFF));
 
   const publishers = new Map<string, IngestSession>();
   nms.on('postPublish', (session) => {
@@ -221,6 +259,7 @@ export async function startRtmpIngest(opts: RtmpIngestOptions): Promise<RunningI
   });
 
   await nms.run();
+  if (nms.store.opened) throw new Error('node-media-server opened its store anyway; check rtmp-ingest.ts');
   const server = nms.rtmpServer.tcpServer;
   if (!server) throw new Error('RTMP server did not start');
   if (!server.listening) await new Promise<void>((resolve) => server.once('listening', () => resolve()));

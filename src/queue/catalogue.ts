@@ -98,12 +98,17 @@ export const QUEUE_NAMES: readonly QueueName[] = [
 export class JobQueues {
   readonly #queues = new Map<QueueName, Queue>();
 
-  constructor(private readonly connection: Redis) {}
+  /** `onError` gets the queues' `error` events (without a listener, BullMQ prints each to stderr). */
+  constructor(
+    private readonly connection: Redis,
+    private readonly onError?: (err: Error) => void,
+  ) {}
 
   queue(name: QueueName): Queue {
     let q = this.#queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: this.connection });
+      if (this.onError) q.on('error', this.onError);
       this.#queues.set(name, q);
     }
     return q;

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../storage/local-storage.ts';
 
 /**
  * The signing secret: ONAIR_SECRET, or one generated at first start and kept (mode 0600) under
@@ -9,12 +10,17 @@ import path from 'node:path';
 export function loadSecret(configured: string | undefined, dataDir: string): string {
   if (configured) return configured;
   const file = path.join(dataDir, 'secret.key');
+  ensurePrivateDir(dataDir);
   try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    fs.mkdirSync(dataDir, { recursive: true });
-    const secret = crypto.randomBytes(32).toString('base64url');
-    fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-    return fs.readFileSync(file, 'utf8').trim();
+    // `wx`: two processes starting at once both end up with the one that was written first.
+    fs.writeFileSync(file, crypto.randomBytes(32).toString('base64url') + '\n', {
+      mode: PRIVATE_FILE_MODE,
+      flag: 'wx',
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
+  // A file from an older install (or copied in by hand) may be readable by others.
+  if ((fs.statSync(file).mode & 0o777) !== PRIVATE_FILE_MODE) fs.chmodSync(file, PRIVATE_FILE_MODE);
+  return fs.readFileSync(file, 'utf8').trim();
 }

@@ -40,7 +40,10 @@ export class WorkerSupervisor {
     child.once('exit', (code, signal) => {
       this.#children.delete(child);
       if (this.#stopping) return;
-      this.#crashes = Date.now() - started < 10_000 ? this.#crashes + 1 : 0;
+      // A worker that cannot start exits by itself, quickly. One SIGKILLed from outside (an
+      // operator, the OOM killer) was running: it is restarted at once, however young it was.
+      const startupCrash = signal !== 'SIGKILL' && Date.now() - started < 10_000;
+      this.#crashes = startupCrash ? this.#crashes + 1 : 0;
       const delay = Math.min(30_000, 500 * 2 ** this.#crashes);
       this.log.warn(`${this.role} process exited; restarting`, { code, signal, inMs: delay });
       setTimeout(() => {

@@ -6,12 +6,26 @@ import { pipeline } from 'node:stream/promises';
 import crypto from 'node:crypto';
 import { ObjectTooLargeError, type Storage, type StoredObject } from './storage.ts';
 
+/**
+ * Everything under DATA_DIR is onair's alone (database, media, Redis files, the secret): folders
+ * 0700, files 0600. Processes also run with umask 077 (what ffmpeg and sharp create follows it);
+ * the modes here hold for files this module writes whatever the umask.
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `dir` (and missing parents) as 0700, and narrows it to 0700 if it exists with wider modes. */
+export function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if ((fs.statSync(dir).mode & 0o777) !== PRIVATE_DIR_MODE) fs.chmodSync(dir, PRIVATE_DIR_MODE);
+}
+
 /** Storage on the local disk under one root; keys are `/`-separated relative paths. */
 export class LocalStorage implements Storage {
   readonly kind = 'local' as const;
 
   constructor(private readonly root: string) {
-    fs.mkdirSync(root, { recursive: true });
+    ensurePrivateDir(root);
   }
 
   /** Resolves a key inside the root; refuses anything that would escape it. */
@@ -25,7 +39,7 @@ export class LocalStorage implements Storage {
 
   async putStream(key: string, body: Readable, opts: { maxBytes?: number } = {}): Promise<{ bytes: number }> {
     const target = this.pathOf(key);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await fsp.mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
     const temp = `${target}.${crypto.randomBytes(4).toString('hex')}.part`;
     let bytes = 0;
     const limit = opts.maxBytes ?? Number.POSITIVE_INFINITY;
@@ -37,7 +51,7 @@ export class LocalStorage implements Storage {
       },
     });
     try {
-      await pipeline(body, counter, fs.createWriteStream(temp));
+      await pipeline(body, counter, fs.createWriteStream(temp, { mode: PRIVATE_FILE_MODE }));
       await fsp.rename(temp, target);
     } catch (err) {
       await fsp.rm(temp, { force: true });
@@ -48,9 +62,9 @@ export class LocalStorage implements Storage {
 
   async putText(key: string, text: string): Promise<void> {
     const target = this.pathOf(key);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await fsp.mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
     const temp = `${target}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(temp, text);
+    await fsp.writeFile(temp, text, { mode: PRIVATE_FILE_MODE });
     await fsp.rename(temp, target);
   }
 
