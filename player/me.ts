@@ -74,7 +74,9 @@ $('#restrict').addEventListener('click', () => {
   void post(
     'restrict',
     { restricted: !restricted },
-    restricted ? 'The restriction is lifted.' : 'Done: your data is kept but no longer used for marketing or statistics.',
+    restricted
+      ? 'The restriction is lifted.'
+      : 'Done: your data is kept but no longer used for marketing or statistics.',
   );
 });
 $('#delete').addEventListener('click', () => {

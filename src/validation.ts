@@ -30,4 +30,3 @@ export const HttpUrl = z
     const url = new URL(u);
     return !url.username && !url.password;
   }, 'must not contain a user name or password');
-

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { DEFAULT_LADDER_POLICY, selectLadder } from '../pipelines/vod-ladder.ts'
 import { findAsset, insertAsset, updateAsset } from '../src/db/assets.ts';
 import { findEvent, updateEvent, type EventRow } from '../src/db/events.ts';
 import { newId } from '../src/ids.ts';
-import { lastErrorLine, probeMedia, reapFfmpeg } from '../src/media/ffmpeg.ts';
+import { lastErrorLine, probeMedia, reapFfmpeg, spawnFfmpeg } from '../src/media/ffmpeg.ts';
 import { finalizeHls, writePreviewMaster } from '../src/media/hls-output.ts';
 import { cutPoster, writePoster } from '../src/media/images.ts';
 import { revisionPrefix } from '../src/media/layout.ts';
@@ -290,7 +290,8 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
       });
       for (const r of layout.ladder.rungs)
         await fsp.mkdir(path.join(outDir!, r.name, name), { recursive: true });
-      const child = spawn(config.ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Dies with this worker: a SIGKILLed worker must not leave a live ffmpeg pulling and writing.
+      const child = spawnFfmpeg(config.ffmpegPath, args);
       const pidFile = path.join(workDir, `${name}.pid`);
       if (child.pid) fs.writeFileSync(pidFile, String(child.pid));
       const period: RunningPeriod = {

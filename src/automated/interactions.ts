@@ -24,7 +24,10 @@ export const PollSchema = z
   .object({
     id: Id,
     question: SafeText(200).pipe(z.string().min(1)),
-    options: z.array(SafeText(80).pipe(z.string().min(1))).min(2).max(6),
+    options: z
+      .array(SafeText(80).pipe(z.string().min(1)))
+      .min(2)
+      .max(6),
     start: Seconds,
     end: Seconds,
   })

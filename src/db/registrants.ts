@@ -121,7 +121,8 @@ export async function rectifyRegistrant(
       .where('id', '=', registrantId)
       .where('anonymised_at', 'is', null)
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) > 0) await recordRight(tx, registrantId, 'rectification', true, source, now);
+    if (Number(result.numUpdatedRows) > 0)
+      await recordRight(tx, registrantId, 'rectification', true, source, now);
   });
 }
 
@@ -144,7 +145,8 @@ export async function restrictRegistrant(
       .where('anonymised_at', 'is', null)
       .where('restricted_at', restricted ? 'is' : 'is not', null)
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) > 0) await recordRight(tx, registrantId, 'restriction', restricted, source, now);
+    if (Number(result.numUpdatedRows) > 0)
+      await recordRight(tx, registrantId, 'restriction', restricted, source, now);
   });
 }
 

@@ -135,11 +135,14 @@ export function createApp(deps: AppDeps): express.Express {
     const typed = String(req.params.webinarId);
     const digits = typed.replace(/[\s-]/g, '');
     // Canonical page URL is the bare digits; typed forms with dashes redirect there.
-    if (digits !== typed && /^\d{9}$/.test(digits))
-      return void res.redirect(301, `/w/${digits}`);
+    if (digits !== typed && /^\d{9}$/.test(digits)) return void res.redirect(301, `/w/${digits}`);
     res.type('html').send(eventHtml);
   });
-  app.get('/me/:token', unframed, html(meHtml, { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }));
+  app.get(
+    '/me/:token',
+    unframed,
+    html(meHtml, { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }),
+  );
   // Page styles are files (the CSP allows no inline <style>), read once at start-up.
   const styles = new Map(
     ['base', 'admin', 'event', 'join', 'me', 'play'].map((name) => [

@@ -11,6 +11,7 @@ import { PlaybackUrls } from '../origin/playback-urls.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import type { Storage } from '../storage/storage.ts';
 import { createApp } from './app.ts';
+import { HttpError } from './errors.ts';
 import { bundlePlayer } from './player-bundle.ts';
 
 export interface HttpServerDeps {
@@ -60,11 +61,21 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
     secret,
     urls: new PlaybackUrls(secret, config.playbackTokenTtlSeconds),
     // Fixed one-window counter in the shared Redis, so every API node counts together.
+    // Redis down: answer 503 at once rather than hold the request until it is back.
     rateLimit: async (key, limit, windowSeconds) => {
       const bucket = `rl:${key}:${Math.floor(Date.now() / 1000 / windowSeconds)}`;
-      const [[, count]] = (await redis.multi().incr(bucket).expire(bucket, windowSeconds).exec()) as [
-        [null, number],
-      ];
+      let count = 0;
+      const counted =
+        redis.status === 'ready' &&
+        (await answersWithin(HEALTH_CHECK_MS * 2, async () => {
+          const [[, n]] = (await redis.multi().incr(bucket).expire(bucket, windowSeconds).exec()) as [
+            [null, number],
+          ];
+          count = n;
+        }));
+      if (!counted) {
+        throw new HttpError(503, 'unavailable', 'onair is briefly unavailable: try again in a few seconds.');
+      }
       return count <= limit;
     },
     health: async () => {

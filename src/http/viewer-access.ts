@@ -84,7 +84,13 @@ export class ViewerAccess {
   /** Lets this browser watch as `registrant`; `owner` only for its creator or a mailed link. */
   grant(req: Request, res: Response, event: EventRow, registrantId: string, owner: boolean): void {
     const expires = this.nowSeconds() + ACCESS_DAYS * 86_400;
-    const value = signBound('access', event, [registrantId, owner ? 'owner' : 'viewer'], this.secret, expires);
+    const value = signBound(
+      'access',
+      event,
+      [registrantId, owner ? 'owner' : 'viewer'],
+      this.secret,
+      expires,
+    );
     this.setCookie(req, res, event, accessCookie(event), value, ACCESS_DAYS);
   }
 

@@ -407,7 +407,9 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     if (!viewId || !issued) {
       throw new HttpError(403, 'forbidden', 'This viewing was not started by the event page: reload it.');
     }
-    const registrant = registrantId ? (await access.viewerFor(event, registrantId, false)).registrant : undefined;
+    const registrant = registrantId
+      ? (await access.viewerFor(event, registrantId, false)).registrant
+      : undefined;
     // Restricted (GDPR art. 18) or erased since: their viewing is not used for analytics.
     if (registrantId && (!registrant || registrant.restricted_at)) return void res.status(204).end();
     await recordHeartbeat(db, {

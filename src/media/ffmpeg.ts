@@ -55,14 +55,19 @@ export interface RunOptions {
 const SETPRIV = '/usr/bin/setpriv';
 const dieWithParent = fs.existsSync(SETPRIV);
 
+/** Starts ffmpeg so that it dies with this process (see above); stdin ignored, stdout and stderr piped. */
+export function spawnFfmpeg(ffmpegPath: string, args: readonly string[]) {
+  return dieWithParent
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ffmpegPath, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 export function runFfmpeg(ffmpegPath: string, args: readonly string[], opts: RunOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new Error('aborted before start'));
-    const child = dieWithParent
-      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ffmpegPath, ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-      : spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnFfmpeg(ffmpegPath, args);
     if (opts.pidFile && child.pid) fs.writeFileSync(opts.pidFile, String(child.pid));
     let stderr = '';
     const reader = new ProgressReader();

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { findAsset } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import type { EventRow } from '../db/events.ts';

@@ -248,11 +248,13 @@ describe('1. registration with someone else’s email', () => {
       'restriction:false:self_service',
     ]);
     // The marketer can do the same through the API, recorded as theirs.
-    const rid = (await db
-      .selectFrom('registrants')
-      .select('id')
-      .where('email', '=', 'rights@example.com')
-      .executeTakeFirstOrThrow())!.id;
+    const rid = (
+      await db
+        .selectFrom('registrants')
+        .select('id')
+        .where('email', '=', 'rights@example.com')
+        .executeTakeFirstOrThrow()
+    ).id;
     const patched = await api('PATCH', `/api/events/${event.id}/registrants/${rid}`, { restricted: true });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({ restricted: true });
