@@ -69,7 +69,8 @@ export function createApp(deps: AppDeps): express.Express {
       urls: deps.urls,
     }),
   );
-  const json = express.json({ limit: '64kb' });
+  // JSON bodies are checked once parsed (the first rejectBadText above sees only path and query).
+  const json = [express.json({ limit: '64kb' }), rejectBadText];
   const rtmpUrl = () => {
     if (deps.config.rtmpPublicUrl) return deps.config.rtmpPublicUrl;
     const host = new URL(baseUrl()).hostname;
@@ -101,9 +102,10 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
 
-  app.use(json, selfServiceRoutes({ db: deps.db, secret: deps.secret }));
+  // Bodies are parsed only on the paths that take them.
+  app.use(['/me', '/u', '/w'], json);
+  app.use(selfServiceRoutes({ db: deps.db, secret: deps.secret }));
   app.use(
-    json,
     viewerRoutes({
       db: deps.db,
       secret: deps.secret,

@@ -6,7 +6,13 @@ import type { Db } from '../db/database.ts';
 import { personalLinks, readBound, signBound } from '../automated/links.ts';
 import { cancelSessionMails, queueSessionMails } from '../automated/reminders.ts';
 import { isSessionStart } from '../automated/schedule.ts';
-import { joinableSessions, replayDaysOf, sessionScopeId, sessionView } from '../automated/sessions.ts';
+import {
+  joinableSessions,
+  replayDaysOf,
+  SESSION_HORIZON_MS,
+  sessionScopeId,
+  sessionView,
+} from '../automated/sessions.ts';
 import { findEventByWebinarId, gateOf, interactionsOf, scheduleOf, type EventRow } from '../db/events.ts';
 import type { RegistrantRow } from '../db/registrants.ts';
 import { newId } from '../ids.ts';
@@ -45,7 +51,7 @@ const Registration = z.object({
   name: SafeText(100).optional(),
   company: SafeText(100).optional(),
   marketingConsent: z.boolean().default(false),
-  noticeVersion: z.string().max(40).optional(),
+  noticeVersion: SafeText(40).optional(),
   /** Automated events: the session's ISO start, or `now` for on-demand ones. */
   sessionAt: SessionAt.optional(),
 });
@@ -252,7 +258,8 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const at = requested
       ? Date.parse(requested)
       : joinableSessions(schedule, durationSeconds, now(), 1)[0]?.startMs;
-    if (at === undefined || !isSessionStart(schedule, at)) {
+    // Sessions are listed (and booked) at most SESSION_HORIZON_MS ahead.
+    if (at === undefined || at > now() + SESSION_HORIZON_MS || !isSessionStart(schedule, at)) {
       throw new HttpError(
         400,
         'invalid_request',
