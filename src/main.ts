@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from './config.ts';
 import { ensureFirstAccount } from './db/accounts.ts';
@@ -209,9 +210,18 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const server = await startServer(config);
   if (server.generatedApiKey) {
-    process.stdout.write(
-      `\nFirst start: your API key is\n\n  ${server.generatedApiKey}\n\nIt is shown only this once (only its hash is stored). Export it as ONAIR_API_KEY for the CLI.\n\n`,
-    );
+    if (process.stdout.isTTY) {
+      process.stdout.write(
+        `\nFirst start: your API key is\n\n  ${server.generatedApiKey}\n\nIt is shown only this once (only its hash is stored). Export it as ONAIR_API_KEY for the CLI.\n\n`,
+      );
+    } else {
+      // Not a terminal (systemd, a log collector): the key must not land in a log for good.
+      const file = path.join(config.dataDir, 'first-api-key');
+      fs.writeFileSync(file, `${server.generatedApiKey}\n`, { mode: 0o600 });
+      process.stdout.write(
+        `\nFirst start: your API key is in ${file} (readable only by this user; only its hash is stored). Read it, export it as ONAIR_API_KEY, then delete the file.\n\n`,
+      );
+    }
   }
   process.stdout.write(`onair is up at ${config.publicUrl ?? server.url}\n`);
   if (server.rtmpUrl)

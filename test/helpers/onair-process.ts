@@ -8,7 +8,7 @@ export interface OnairProcess {
   readonly pid: number;
   readonly url: string;
   readonly rtmpUrl: string;
-  /** Printed on first start only. */
+  /** Generated on first start only (written to DATA_DIR/first-api-key: stdout is not a terminal). */
   readonly apiKey: string;
   /** Everything it and its children (workers, ingest, redis) wrote to stdout and stderr so far. */
   output(): string;
@@ -50,13 +50,21 @@ export async function startOnair(dataDir: string, env: Record<string, string> = 
     pid: child.pid!,
     url: /onair is up at (\S+)/.exec(output)![1]!,
     rtmpUrl: /presenters stream to (\S+)/.exec(output)![1]!,
-    apiKey: /^\s+(onair_\S+)$/m.exec(output)?.[1] ?? '',
+    apiKey: firstApiKey(dataDir),
     output: () => output,
     exited,
     kill: (signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
+}
+
+function firstApiKey(dataDir: string): string {
+  try {
+    return fs.readFileSync(path.join(dataDir, 'first-api-key'), 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** Direct children of `pid` with their command lines (from /proc). */
