@@ -339,18 +339,8 @@ async function runChild(): Promise<void> {
     // A restart: the account, its key and the secret are already in DATA_DIR.
     const { loadConfig } = await import('../../src/config.ts');
     const { startServer } = await import('../../src/main.ts');
-    const fullEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: '0',
-      RTMP_PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      X264_PRESET: 'ultrafast',
-      JOB_LOCK_MS: '3000',
-      LOG_LEVEL: 'warn',
-      REDIS_URL: '',
-      ...env,
-    };
+    const { testEnv } = await import('./server.ts');
+    const fullEnv = testEnv(dataDir, env);
     const server = await startServer(loadConfig(fullEnv), fullEnv);
     info = { url: server.url, apiKey: process.env.ONAIR_FUZZ_API_KEY ?? '', dataDir };
     close = () => server.close();

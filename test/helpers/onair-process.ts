@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { testEnv } from './server.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -23,18 +24,7 @@ export interface OnairProcess {
 export async function startOnair(dataDir: string, env: Record<string, string> = {}): Promise<OnairProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: {
-      ...process.env,
-      PORT: '0',
-      RTMP_PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      X264_PRESET: 'ultrafast',
-      JOB_LOCK_MS: '3000',
-      LOG_LEVEL: 'warn',
-      REDIS_URL: '',
-      ...env,
-    },
+    env: testEnv(dataDir, env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

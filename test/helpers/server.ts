@@ -15,9 +15,9 @@ export interface TestServer extends RunningServer {
  * A real onair: embedded redis-server, SQLite file, a forked worker process, on a free port,
  * with a short job lock so a killed worker's job is taken over quickly.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
-  const fullEnv: NodeJS.ProcessEnv = {
+/** The environment of a test onair: free ports on loopback, fast encodes, its own Redis. */
+export function testEnv(dataDir: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
     ...process.env,
     PORT: '0',
     RTMP_PORT: '0',
@@ -29,6 +29,11 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     REDIS_URL: '',
     ...env,
   };
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
+  const fullEnv = testEnv(dataDir, env);
   const server = await startServer(loadConfig(fullEnv), fullEnv);
   if (!server.generatedApiKey) throw new Error('expected a generated API key on first start');
   return {

@@ -1,13 +1,13 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { makeSource } from '../helpers/media.ts';
+import { startOnair } from '../helpers/onair-process.ts';
 import { startTestServer } from '../helpers/server.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let work: string;
 let longSource: string;
 
@@ -33,44 +33,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-interface OnairProcess {
-  url: string;
-  stdout: string;
-  exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/** Runs `npm start`'s entry point as its own process, as a user would, and waits until it is up. */
-async function startOnair(dataDir: string): Promise<OnairProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: '0',
-      RTMP_PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      REDIS_URL: '',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  while (!/onair is up at (\S+)/.test(stdout)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`onair did not start:\n${stdout}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url: /onair is up at (\S+)/.exec(stdout)![1]!,
-    stdout,
-    exited,
-    kill: (signal) => child.kill(signal),
-  };
-}
-
 function redisPidOf(dataDir: string): number {
   return Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
 }
@@ -80,7 +42,9 @@ describe('npm start lifecycle', () => {
     const dataDir = path.join(work, 'data');
     const first = await startOnair(dataDir);
     try {
-      const key = /^\s+(onair_\S+)$/m.exec(first.stdout)![1]!;
+      const key = first.apiKey;
+      expect(key).toMatch(/^onair_/);
+      expect(first.output()).not.toContain(key);
       expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
       const redisPid = redisPidOf(dataDir);
       expect(isAlive(redisPid)).toBe(true);
@@ -101,7 +65,7 @@ describe('npm start lifecycle', () => {
       // Restart: the key is not printed again, and the interrupted job finishes.
       const again = await startOnair(dataDir);
       try {
-        expect(again.stdout).not.toContain('onair_');
+        expect(again.output()).not.toContain('onair_');
         const done = await new OnairClient(again.url, key).waitForAsset(asset.id, undefined, 250);
         expect(done.status, done.error ?? '').toBe('ready');
         expect(done.attempts).toBe(2);
