@@ -1,4 +1,4 @@
-import { createPlayer, type Player } from './player.ts';
+import { createPlayer, webUrl, type Player } from './player.ts';
 import { injectStyles, PLAYER_CSS } from './player.css.ts';
 import { attachInteractions, INTERACTIONS_CSS, type InteractionsHandle } from './interactions.ts';
 
@@ -212,9 +212,10 @@ function show(info: EventInfo): void {
     );
     const notice = $('#notice');
     notice.replaceChildren();
-    if (privacyNoticeUrl) {
+    const noticeHref = privacyNoticeUrl ? webUrl(privacyNoticeUrl) : undefined;
+    if (noticeHref) {
       const link = document.createElement('a');
-      link.href = privacyNoticeUrl;
+      link.href = noticeHref;
       link.target = '_blank';
       link.rel = 'noopener';
       link.textContent = 'privacy notice';

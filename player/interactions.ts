@@ -1,4 +1,4 @@
-import { el, type Player } from './player.ts';
+import { el, webUrl, type Player } from './player.ts';
 
 /**
  * Timed calls-to-action, polls and chat of automated webinars, rendered over the player. They
@@ -111,7 +111,7 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
     if (range.kind === 'cta') {
       const d = range.data as CtaData;
       const link = el('a', { class: 'cta-button' }, d.buttonLabel);
-      link.href = d.url;
+      link.href = webUrl(d.url) ?? '#';
       link.target = '_blank';
       link.rel = 'noopener';
       link.addEventListener('click', () => void post(`/cta/${encodeURIComponent(d.id)}/click`));

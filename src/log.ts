@@ -11,10 +11,23 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/**
+ * A last line of defence for what callers must not log anyway: email addresses (an SMTP server's
+ * rejection quotes the recipient), personal-link tokens in paths (`/me/…`, `/u/…`, `?k=…`) and
+ * stream keys are masked in every line.
+ */
+export function redact(line: string): string {
+  return line
+    .replace(/[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, '<email>')
+    .replace(/\/(me|u)\/[^/\s"?]+/g, '/$1/<token>')
+    .replace(/([?&]k=)[^&\s"]+/g, '$1<token>')
+    .replace(/\blive_[A-Za-z0-9_-]{8,}/g, 'live_<key>');
+}
+
 export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
   const write = (l: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[l] < ORDER[level]) return;
-    const line = JSON.stringify({ t: new Date().toISOString(), level: l, msg, ...base, ...fields });
+    const line = redact(JSON.stringify({ t: new Date().toISOString(), level: l, msg, ...base, ...fields }));
     (l === 'error' || l === 'warn' ? process.stderr : process.stdout).write(line + '\n');
   };
   return {

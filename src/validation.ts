@@ -11,13 +11,18 @@ export function isCleanText(text: string): boolean {
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Trimmed text of at most `max` characters, clean as above. */
+/** C0 control characters but tab, LF and CR, and DEL: nothing a person types, much that breaks. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
+/** Trimmed text of at most `max` characters, clean as above and without control characters. */
 export const SafeText = (max: number) =>
   z
     .string()
     .trim()
     .max(max, `must be at most ${max} characters`)
-    .refine(isCleanText, 'must not contain NUL bytes or broken Unicode');
+    .refine(isCleanText, 'must not contain NUL bytes or broken Unicode')
+    .refine((t) => !CONTROL.test(t), 'must not contain control characters');
 
 /**
  * A URL onair stores and later shows or calls: only http(s) (never `javascript:`, `data:` or

@@ -74,16 +74,21 @@ export function peekBoundEvent(purpose: SignedPurpose, token: string, secret: st
   return p === purpose ? eventId : undefined;
 }
 
+/** A join link signs its browser in as the registrant: it lapses, unlike the data page and unsubscribe. */
+const JOIN_LINK_DAYS = 90;
+
 export function personalLinks(
   baseUrl: string,
   event: { readonly account_id: string; readonly id: string; readonly webinar_id: string },
   registrantId: string,
   secret: string,
+  nowMs = Date.now(),
 ) {
-  const link = (purpose: SignedPurpose) =>
-    encodeURIComponent(signBound(purpose, event, [registrantId], secret));
+  const link = (purpose: SignedPurpose, expires?: number) =>
+    encodeURIComponent(signBound(purpose, event, [registrantId], secret, expires));
+  const joinExpires = Math.floor(nowMs / 1000) + JOIN_LINK_DAYS * 86_400;
   return {
-    join: `${baseUrl}/w/${event.webinar_id}?k=${link('join')}`,
+    join: `${baseUrl}/w/${event.webinar_id}?k=${link('join', joinExpires)}`,
     unsubscribe: `${baseUrl}/u/${link('unsub')}`,
     selfService: `${baseUrl}/me/${link('me')}`,
   };

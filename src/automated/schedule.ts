@@ -187,6 +187,8 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       minute: 'numeric',
       second: 'numeric',
     });
+    // Keyed by the text given (case variants of one zone are separate keys): bounded.
+    if (formatters.size > 1000) formatters.clear();
     formatters.set(timeZone, f);
   }
   return f;

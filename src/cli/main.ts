@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
+import { playbackKey } from '../origin/tokens.ts';
+import { loadSecret } from '../services/secret.ts';
 import { addApiKey, createAccount, generateApiKey } from '../db/accounts.ts';
 import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { ApiError, OnairClient } from './api-client.ts';
@@ -10,6 +12,7 @@ const USAGE = `Usage:
   onair upload FILE --title TITLE [--wait]   upload a recording (prints its playback URL)
   onair assets                               list your assets
   onair accounts create NAME                 create an account on this machine's database and print its API key
+  onair edge-key                             print the key an nginx edge checks playback URLs with
 
 Options: --url URL (default $ONAIR_URL or http://localhost:8080), --key KEY (default $ONAIR_API_KEY)`;
 
@@ -105,6 +108,13 @@ async function main(argv: string[]): Promise<void> {
       await addApiKey(db, account.id, key, 'cli');
       await db.destroy();
       process.stdout.write(`account ${account.id}\napi key (shown once): ${key}\n`);
+      return;
+    }
+    case 'edge-key': {
+      // What an nginx edge (infra/nginx/onair-edge.conf) checks playback URLs with; never the
+      // server secret itself, which also signs cookies and personal links.
+      const config = loadConfig();
+      process.stdout.write(`${playbackKey(loadSecret(config.secret, config.dataDir))}\n`);
       return;
     }
     default:

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** Migrations written with Kysely's schema builder only, so SQLite and PostgreSQL share them. */
 const migrations: Record<string, Migration> = {
@@ -200,6 +200,25 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // GDPR art. 18: a restricted registrant is kept but not used for marketing or analytics.
       await db.schema.alterTable('registrants').addColumn('restricted_at', 'text').execute();
+    },
+  },
+  '0006_view_sessions_registrant': {
+    async up(db: Kysely<unknown>) {
+      // A viewer's data page and the no-show mail look up one registrant's viewing.
+      await db.schema
+        .createIndex('view_sessions_registrant')
+        .on('view_sessions')
+        .columns(['registrant_id', 'session_at'])
+        .execute();
+      // URLs stored before only http(s) was accepted: a `javascript:` notice link is dropped.
+      const rows = await sql<{ id: string; gate_json: string }>`select id, gate_json from events`.execute(db);
+      for (const row of rows.rows) {
+        const gate = JSON.parse(row.gate_json) as { privacyNoticeUrl?: string | null };
+        if (gate.privacyNoticeUrl && !/^https?:\/\//i.test(gate.privacyNoticeUrl)) {
+          gate.privacyNoticeUrl = null;
+          await sql`update events set gate_json = ${JSON.stringify(gate)} where id = ${row.id}`.execute(db);
+        }
+      }
     },
   },
 };

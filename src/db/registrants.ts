@@ -28,6 +28,26 @@ export async function register(
   r: Registration,
 ): Promise<{ registrant: RegistrantRow; created: boolean }> {
   const email = r.email.trim().toLowerCase();
+  try {
+    return await registerOnce(db, r, email);
+  } catch (err) {
+    // Two registrations of one address at once (several HTTP processes): the other one won.
+    const existing = await db
+      .selectFrom('registrants')
+      .selectAll()
+      .where('event_id', '=', r.eventId)
+      .where('email', '=', email)
+      .executeTakeFirst();
+    if (existing) return { registrant: existing, created: false };
+    throw err;
+  }
+}
+
+async function registerOnce(
+  db: Db,
+  r: Registration,
+  email: string,
+): Promise<{ registrant: RegistrantRow; created: boolean }> {
   const now = nowIso();
   return db.transaction().execute(async (tx) => {
     const existing = await tx

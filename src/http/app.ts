@@ -102,6 +102,9 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use('/api', (_req, _res, next) => next(new HttpError(404, 'not_found', 'No such API endpoint.')));
 
+  const framed = pageSecurityHeaders(baseUrl, 'embeddable');
+  const unframed = pageSecurityHeaders(baseUrl, 'never-framed');
+  app.get('/u/:token', unframed);
   // Bodies are parsed only on the paths that take them.
   app.use(['/me', '/u', '/w'], json);
   app.use(selfServiceRoutes({ db: deps.db, secret: deps.secret }));
@@ -125,8 +128,6 @@ export function createApp(deps: AppDeps): express.Express {
   const eventHtml = page('event');
   const joinHtml = page('join');
   const meHtml = page('me');
-  const framed = pageSecurityHeaders(baseUrl, 'embeddable');
-  const unframed = pageSecurityHeaders(baseUrl, 'never-framed');
   const html =
     (body: string, extra: Record<string, string> = {}): RequestHandler =>
     (_req, res) =>

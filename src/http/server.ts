@@ -8,6 +8,7 @@ import type { Db } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { createOriginHandler } from '../origin/origin-handler.ts';
 import { PlaybackUrls } from '../origin/playback-urls.ts';
+import { playbackKey } from '../origin/tokens.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import type { Storage } from '../storage/storage.ts';
 import { createApp } from './app.ts';
@@ -59,7 +60,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
     log: deps.log,
     playerBundle: await bundlePlayer(path.resolve(import.meta.dirname, '../..')),
     secret,
-    urls: new PlaybackUrls(secret, config.playbackTokenTtlSeconds),
+    urls: new PlaybackUrls(playbackKey(secret), config.playbackTokenTtlSeconds),
     // Fixed one-window counter in the shared Redis, so every API node counts together.
     // Redis down: answer 503 at once rather than hold the request until it is back.
     rateLimit: async (key, limit, windowSeconds) => {
@@ -89,15 +90,41 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
     },
   });
   // The origin (`/s/...`) takes every viewer's every request: it bypasses Express.
-  const origin = createOriginHandler({ db, storage, secret, cacheBytes: config.originCacheBytes });
+  const origin = createOriginHandler({
+    db,
+    storage,
+    secret: playbackKey(secret),
+    cacheBytes: config.originCacheBytes,
+  });
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/s/')) origin(req, res);
-    else void app(req, res);
+    else {
+      if (!isUpload(req)) bodyDeadline(req);
+      void app(req, res);
+    }
   });
   server.keepAliveTimeout = 65_000;
-  // Uploads of long recordings take a while; do not cut them off.
+  // Uploads of long recordings take a while: no server-wide deadline, one per request instead.
   server.requestTimeout = 0;
   return server;
+}
+
+/** Only uploads stream long bodies; every other request sends its (small) body at once. */
+function isUpload(req: http.IncomingMessage): boolean {
+  return req.method === 'POST' && /^\/api\/assets\/?(\?|$)/.test(req.url ?? '');
+}
+
+/** A request whose body is not complete within this long is cut (one byte a minute holds nothing). */
+const BODY_DEADLINE_MS = 30_000;
+
+function bodyDeadline(req: http.IncomingMessage): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => {
+    if (!req.complete) req.socket.destroy();
+  }, BODY_DEADLINE_MS);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
 }
 
 /** `http://<host>:<port>` of a listening server; a wildcard host is named `localhost`. */

@@ -102,7 +102,9 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       event,
       [
         crypto.randomUUID(),
-        viewer.registrant?.id ?? '',
+        // Only the registration's own browser watches as the registrant: a browser that typed the
+        // same email must not write into their record (nor spare them the no-show mail).
+        (viewer.owner && viewer.registrant?.id) || '',
         sessionStartMs !== undefined ? String(sessionStartMs / 1000) : '',
         String(issued),
       ],
@@ -204,7 +206,12 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     let playback = null;
     if (state === 'playable' && session && asset?.revision) {
       const base = deps.baseUrl();
-      const expires = deps.urls.expiresAt(session.replayUntilMs ?? undefined);
+      const caps = [
+        session.replayUntilMs,
+        event.replay_expires_at ? Date.parse(event.replay_expires_at) : null,
+      ];
+      const cap = caps.filter((c): c is number => typeof c === 'number' && Number.isFinite(c));
+      const expires = deps.urls.expiresAt(cap.length > 0 ? Math.min(...cap) : undefined);
       const scope = sessionScopeId(event.webinar_id, session.startMs);
       playback = {
         master: deps.urls.url(base, 'e', scope, asset.revision, MASTER_PLAYLIST, expires),
@@ -419,11 +426,14 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       : undefined;
     // Restricted (GDPR art. 18) or erased since: their viewing is not used for analytics.
     if (registrantId && (!registrant || registrant.restricted_at)) return void res.status(204).end();
+    // No further than the recording goes (a live recording's length is not known yet).
+    const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
+    const position = Math.min(beat.position, asset?.duration_seconds ?? beat.position);
     await recordHeartbeat(db, {
       sessionId: viewId,
       eventId: event.id,
       registrantId: registrant?.id ?? null,
-      position: beat.position,
+      position,
       played: beat.played,
       startedAtMs: Number(issued) * 1000,
       nowMs: now(),
@@ -443,7 +453,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     }
     const viewer = await access.viewerOf(req, event);
     if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register for this webinar first.');
-    const registrant = viewer.registrant?.restricted_at ? undefined : viewer.registrant;
+    const registrant = viewer.owner && !viewer.registrant?.restricted_at ? viewer.registrant : undefined;
     const chosen = access.chosenSession(req, event, viewer);
     await db
       .insertInto('cta_clicks')
@@ -459,17 +469,34 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     res.status(204).end();
   });
 
-  async function pollResults(event: EventRow, pollId: string, registrantId: string | undefined) {
-    const poll = interactionsOf(event).polls.find((p) => p.id === pollId);
-    if (!poll) throw new HttpError(404, 'not_found', 'No such poll.');
+  /**
+   * A poll's counts, computed at most once a second per process: every viewer of a large event
+   * asks for them, and the answer must not cost a count of all votes each time.
+   */
+  const tallies = new Map<string, { at: number; votes: number[] }>();
+  async function tally(eventId: string, pollId: string, options: number, fresh = false): Promise<number[]> {
+    const key = `${eventId}/${pollId}`;
+    const hit = tallies.get(key);
+    if (!fresh && hit && now() - hit.at < 1000 && hit.votes.length === options) return hit.votes;
     const rows = await db
       .selectFrom('poll_votes')
       .select(['option_index', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('event_id', '=', event.id)
-      .where('poll_id', '=', poll.id)
+      .where('event_id', '=', eventId)
+      .where('poll_id', '=', pollId)
       .groupBy('option_index')
       .execute();
-    const votes = poll.options.map((_, i) => Number(rows.find((r) => Number(r.option_index) === i)?.n ?? 0));
+    const votes = Array.from({ length: options }, (_, i) =>
+      Number(rows.find((r) => Number(r.option_index) === i)?.n ?? 0),
+    );
+    if (tallies.size > 10_000) tallies.clear();
+    tallies.set(key, { at: now(), votes });
+    return votes;
+  }
+
+  async function pollResults(event: EventRow, pollId: string, registrantId: string | undefined) {
+    const poll = interactionsOf(event).polls.find((p) => p.id === pollId);
+    if (!poll) throw new HttpError(404, 'not_found', 'No such poll.');
+    const votes = await tally(event.id, poll.id, poll.options.length);
     const mine = registrantId
       ? await db
           .selectFrom('poll_votes')
@@ -494,7 +521,9 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register for this webinar first.');
     res
       .set('Cache-Control', 'no-store')
-      .json(await pollResults(event, String(req.params.pollId), viewer.registrant?.id));
+      .json(
+        await pollResults(event, String(req.params.pollId), viewer.owner ? viewer.registrant?.id : undefined),
+      );
   });
 
   // One vote per registrant, cast by the registration's own browser: the first vote stands.
@@ -526,6 +555,8 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       })
       .onConflict((oc) => oc.columns(['event_id', 'poll_id', 'registrant_id']).doNothing())
       .execute();
+    // The voter sees their own vote counted at once.
+    await tally(event.id, results.id, results.options.length, true);
     res.status(201).json(await pollResults(event, results.id, registrant.id));
   });
 

@@ -117,6 +117,16 @@ export function parseSignedPath(pathname: string): SignedRequest | 'unsigned' | 
   };
 }
 
+/**
+ * The key playback paths are signed with, derived from the server secret (HKDF-SHA256). An edge
+ * that checks tokens holds only this: it can mint playback URLs, but not cookies, personal links
+ * or the key that seals webhook secrets, which all use the server secret itself.
+ */
+export function playbackKey(serverSecret: string): string {
+  const key = crypto.hkdfSync('sha256', serverSecret, Buffer.alloc(0), 'onair playback tokens v1', 32);
+  return Buffer.from(key).toString('base64url');
+}
+
 /** HMAC-SHA256 signed values for cookies and self-service links (never read by an edge). */
 export function signValue(value: string, secret: string): string {
   const mac = crypto.createHmac('sha256', secret).update(value).digest('base64url');

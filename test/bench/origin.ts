@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
+import { playbackKey } from '../../src/origin/tokens.ts';
 import { freePort } from '../../src/services/embedded-redis.ts';
 import { makeSource } from '../helpers/media.ts';
 import { table, wrk } from './measure.ts';
@@ -130,7 +131,7 @@ export async function run(): Promise<void> {
       .replace('/var/cache/nginx/onair', path.join(work, 'edge-cache'))
       .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${port};`)
       .replace('listen 8088;', `listen 127.0.0.1:${edgePort} backlog=4096;`)
-      .replace('CHANGE-ME-to-ONAIR_SECRET', secret);
+      .replace('CHANGE-ME-to-the-edge-key', playbackKey(secret));
     children.push(startNginx(work, 'edge', edgeServer));
     await new Promise((r) => setTimeout(r, 500));
     const viaEdge = (url: string) => url.replace(client.baseUrl, `http://127.0.0.1:${edgePort}`);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
+import { playbackKey } from '../../src/origin/tokens.ts';
 import { makeSource } from '../helpers/media.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { machineCpuSeconds, table, wrk } from './measure.ts';
@@ -99,7 +100,7 @@ export async function run(): Promise<void> {
     // The top rung's playlist path, from the master.
     const master = parseMasterPlaylist(await (await fetch(asset.playback!.master)).text());
     const rendition = master.variants[0]!.uri;
-    const urls = new PlaybackUrls(SECRET, 6 * 3600);
+    const urls = new PlaybackUrls(playbackKey(SECRET), 6 * 3600);
     const expires = urls.expiresAt();
     const now = Date.now();
     const paths = Array.from({ length: SESSIONS }, (_, i) => {

@@ -9,6 +9,7 @@ import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-pla
 import { mailJobId } from '../../src/automated/reminders.ts';
 import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
+import { playbackKey } from '../../src/origin/tokens.ts';
 import { makeSource } from '../helpers/media.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
@@ -91,7 +92,7 @@ async function createAutomated(
 
 /** A session-scoped URL, signed like the API signs them. */
 function sessionUrl(event: AutomatedEvent, startMs: number, file: string): string {
-  const urls = new PlaybackUrls(SECRET, 3600);
+  const urls = new PlaybackUrls(playbackKey(SECRET), 3600);
   return urls.url(
     server.url,
     'e',
@@ -344,9 +345,9 @@ describe('automated webinars', () => {
     expect(
       (
         await watcher.call('POST', '/heartbeat', {
-          sessionId: 'carol-watching-0001',
+          view: (joined.json as unknown as { playback: { view: string } }).playback.view,
           position: 84,
-          played: 6,
+          played: 1,
         })
       ).status,
     ).toBe(204);

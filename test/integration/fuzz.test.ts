@@ -29,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
+import { playbackKey } from '../../src/origin/tokens.ts';
 import { until } from '../helpers/api.ts';
 import {
   FuzzServer,
@@ -243,7 +244,7 @@ async function setUp(): Promise<Fixtures> {
     `/api/events/${auto.id}/sessions?from=${new Date(now - 3 * 86_400_000).toISOString()}&to=${new Date(now).toISOString()}`,
   );
   const pastSessionAt = past.sessions.at(-1)!.startsAt;
-  const urls = new PlaybackUrls(SECRET, 3600);
+  const urls = new PlaybackUrls(playbackKey(SECRET), 3600);
   const expires = urls.expiresAt();
   const prefixOf = (url: string) => new URL(url).pathname.split('/').slice(0, 6).join('/');
   const { json: odInfo } = await call<{ playback: { master: string } | null }>(

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
-import { signedPath, signValue, unsignValue } from '../../src/origin/tokens.ts';
+import { playbackKey, signedPath, signValue, unsignValue } from '../../src/origin/tokens.ts';
 import { anonymiseExpiredRegistrants } from '../../src/services/retention.ts';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { makeSource } from '../helpers/media.ts';
@@ -232,7 +232,9 @@ describe('the email gate and the origin', () => {
     expect(await status(`/s/${hash}/${Number(expires) + 3600}/e/${id}/${segmentRel}`)).toBe(403);
     // Expired (correctly signed, in the past).
     const past = Math.floor(Date.now() / 1000) - 10;
-    expect(await status(signedPath('e', id!, segmentRel, past, secret))).toBe(403);
+    expect(await status(signedPath('e', id!, segmentRel, past, playbackKey(secret)))).toBe(403);
+    // Signed with the server secret itself instead of the playback key: refused.
+    expect(await status(signedPath('e', id!, segmentRel, Number(expires), secret))).toBe(403);
     // Valid.
     expect(await status(`/s/${hash}/${expires}/e/${id}/${segmentRel}`)).toBe(200);
     // Path traversal is refused whatever the token.

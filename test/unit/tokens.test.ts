@@ -363,7 +363,7 @@ describe('hostile playback paths get a 4xx, from the origin and from the nginx e
         .replace('/var/cache/nginx/onair', path.join(work, 'cache'))
         .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${originPort};`)
         .replace('listen 8088;', `listen 127.0.0.1:${edgePort};`)
-        .replace('CHANGE-ME-to-ONAIR_SECRET', secret);
+        .replace('CHANGE-ME-to-the-edge-key', secret);
       const t = path.join(work, 'tmp');
       fs.writeFileSync(
         path.join(work, 'nginx.conf'),
