@@ -349,10 +349,10 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     if (event.type !== 'automated')
       throw new HttpError(409, 'not_automated', 'This webinar has no sessions.');
     const { sessionAt } = parseOr400(SessionChoice, req.body, 'session');
-    const viewer = await access.viewerOf(req, event);
-    if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register first.');
     const duration = await durationOf(event);
     const startMs = pickSession(event, sessionAt, duration);
+    const viewer = await access.viewerOf(req, event);
+    if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', 'Register first.');
     // Only the registration's own browser moves its booking (and its reminder mails).
     if (viewer.owner && viewer.registrant) await book(event, viewer.registrant, startMs, duration);
     else access.pickSession(req, res, event, startMs);
