@@ -10,7 +10,7 @@ import { createRetentionSweepProcessor } from './retention-sweep.ts';
 import { createTranscodeVodProcessor, TRANSCODE_MAX_STALLS } from './transcode-vod.ts';
 import { createLiveStreamProcessor } from './live-stream.ts';
 import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
-import { createSendEmailProcessor } from './send-email.ts';
+import { createSendAccessLinkProcessor, createSendEmailProcessor } from './send-email.ts';
 import { createReplayImagesProcessor } from './replay-images.ts';
 import { loadSecret } from '../src/services/secret.ts';
 import { JobQueues } from '../src/queue/catalogue.ts';
@@ -28,6 +28,7 @@ function processors(deps: WorkerDeps): Record<JobName, Processor> {
     'live-stream': createLiveStreamProcessor(deps),
     'deliver-webhook': createDeliverWebhookProcessor(deps),
     'send-email': createSendEmailProcessor(deps),
+    'send-access-link': createSendAccessLinkProcessor(deps),
     'replay-images': createReplayImagesProcessor(deps),
   };
 }

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { sessionInvite } from '../src/automated/ics.ts';
-import { composeSessionMail } from '../src/automated/emails.ts';
+import { composeAccessMail, composeSessionMail } from '../src/automated/emails.ts';
 import { personalLinks } from '../src/automated/links.ts';
 import { mailJobId } from '../src/automated/reminders.ts';
 import { replayDaysOf } from '../src/automated/sessions.ts';
@@ -93,5 +93,41 @@ export function createSendEmailProcessor(deps: WorkerDeps) {
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     log.info('email sent', { sessionAt });
+  };
+}
+
+/**
+ * Sends a registrant of a live or on-demand webinar their personal links. Nothing for an erased
+ * registrant or one who stopped the emails; recorded as sent by its job id, so a retry after a
+ * crash never sends it twice.
+ */
+export function createSendAccessLinkProcessor(deps: WorkerDeps) {
+  const mailer = new Mailer(deps.config.smtpUrl, deps.config.mailFrom);
+
+  return async function processSendAccessLink(job: Job<JobPayload<'send-access-link'>>): Promise<void> {
+    const { registrantId, reason, baseUrl } = job.data;
+    if (!mailer.configured) return;
+    const id = `access-${job.id ?? registrantId}`;
+    const registrant = await findRegistrant(deps.db, registrantId);
+    if (!registrant?.email || registrant.anonymised_at || registrant.reminders_off) return;
+    const event = await findEvent(deps.db, registrant.event_id);
+    if (!event) return;
+    const sent = await deps.db.selectFrom('sent_emails').select('id').where('id', '=', id).executeTakeFirst();
+    if (sent) return;
+    const links = personalLinks(baseUrl, event, registrantId, deps.secret);
+    const mail = composeAccessMail({
+      title: event.title,
+      reason,
+      joinUrl: links.join,
+      selfServiceUrl: links.selfService,
+      unsubscribeUrl: links.unsubscribe,
+    });
+    await mailer.send({ to: registrant.email, ...mail, unsubscribeUrl: links.unsubscribe });
+    await deps.db
+      .insertInto('sent_emails')
+      .values({ id, registrant_id: registrantId, kind: `access-${reason}`, sent_at: nowIso() })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    deps.log.info('email sent', { mail: 'access', registrantId });
   };
 }

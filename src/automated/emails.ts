@@ -77,3 +77,36 @@ export function composeSessionMail(f: SessionMailFields): ComposedMail {
 </body></html>`;
   return { subject: lines.subject, text, html };
 }
+
+/** The words of the mail that hands a registrant their personal links (live and on-demand webinars). */
+export interface AccessMailFields {
+  readonly title: string;
+  /** `registered`: a new registration; `again`: the address was typed again in another browser. */
+  readonly reason: 'registered' | 'again';
+  readonly joinUrl: string;
+  readonly selfServiceUrl: string;
+  readonly unsubscribeUrl: string;
+}
+
+export function composeAccessMail(f: AccessMailFields): ComposedMail {
+  const subject =
+    f.reason === 'registered' ? `You're registered: ${f.title}` : `Your link to watch: ${f.title}`;
+  const intro =
+    f.reason === 'registered'
+      ? `You're registered for "${f.title}". Your personal link brings you back to it from any browser.`
+      : `Someone registered for "${f.title}" with this address in another browser. If that was you, open your personal link there to watch as yourself. If it wasn't, ignore this email: nothing of yours was shared or changed.`;
+  const text = [
+    intro,
+    '',
+    `Your personal link: ${f.joinUrl}`,
+    '',
+    `Your data (download, correct, restrict, withdraw consent, delete): ${f.selfServiceUrl}`,
+    `Stop these emails: ${f.unsubscribeUrl}`,
+  ].join('\n');
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5">
+<p>${escape(intro)}</p>
+<p><a href="${escape(f.joinUrl)}" style="display:inline-block;padding:10px 16px;background:#1a56db;color:#fff;border-radius:6px;text-decoration:none">Your personal link</a></p>
+<p style="color:#555;font-size:13px"><a href="${escape(f.selfServiceUrl)}">Your data</a> · <a href="${escape(f.unsubscribeUrl)}">Stop these emails</a></p>
+</body></html>`;
+  return { subject, text, html };
+}

@@ -318,6 +318,21 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     );
   }
 
+  /**
+   * The registrant's personal links go to their mailbox: on registering for a live or on-demand
+   * webinar (automated ones send their confirmation), and whenever the address is typed again in
+   * another browser, which then watches but may act for them only through that link. At most one
+   * such "again" mail an hour per registrant, whoever keeps typing the address.
+   */
+  async function mailAccessLink(event: EventRow, registrantId: string, created: boolean) {
+    if (created && event.type === 'automated') return;
+    const reason = created ? 'registered' : 'again';
+    const jobId = created
+      ? `access-registered-${registrantId}`
+      : `access-again-${registrantId}-${Math.floor(now() / 3_600_000)}`;
+    await deps.queues.add('send-access-link', { registrantId, reason, baseUrl: deps.baseUrl() }, jobId);
+  }
+
   async function durationOf(event: EventRow): Promise<number> {
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
     if (asset?.status !== 'ready' || !asset.duration_seconds) {
@@ -402,6 +417,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     // but it never becomes that person's (their data, consent, booking stay theirs).
     access.grant(req, res, event, registrant.id, created);
     const viewer: Viewer = { registrant, owner: created };
+    await mailAccessLink(event, registrant.id, created);
     if (sessionStart !== undefined) {
       if (created) await book(event, registrant, sessionStart, duration);
       else access.pickSession(req, res, event, sessionStart);

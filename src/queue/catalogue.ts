@@ -58,7 +58,7 @@ export const jobCatalogue = {
       /** The session (ISO start) the mail is about: a registrant who moved on gets none of the old ones. */
       sessionAt: z.string().min(1),
       offsetSeconds: z.number().int().min(0).optional(),
-      /** Public base URL for links, taken from the registration request. */
+      /** Public base URL for links, from configuration (PUBLIC_URL or the server's own address). */
       baseUrl: z.string().min(1),
     }),
     options: {
@@ -66,6 +66,25 @@ export const jobCatalogue = {
       backoff: { type: 'exponential', delay: 30_000, jitter: 0.2 },
       removeOnComplete: { age: 30 * 24 * 3600 },
       removeOnFail: { age: 30 * 24 * 3600 },
+    } satisfies JobsOptions,
+  },
+  /**
+   * Live and on-demand webinars: the mail that hands a registrant their personal links (join,
+   * data page, unsubscribe), on registering and when the address is typed again elsewhere.
+   */
+  'send-access-link': {
+    queue: 'email',
+    payload: z.object({
+      registrantId: z.string().min(1),
+      reason: z.enum(['registered', 'again']),
+      /** Public base URL for links, from configuration (PUBLIC_URL or the server's own address). */
+      baseUrl: z.string().min(1),
+    }),
+    options: {
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 30_000, jitter: 0.2 },
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
     } satisfies JobsOptions,
   },
   'deliver-webhook': {

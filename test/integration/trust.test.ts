@@ -14,7 +14,9 @@ import { addApiKey, createAccount, generateApiKey } from '../../src/db/accounts.
 import { openDatabase, type Db } from '../../src/db/database.ts';
 import { signValue, unsignValue } from '../../src/origin/tokens.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
+import { until } from '../helpers/api.ts';
 import { makeSource } from '../helpers/media.ts';
+import { startSmtpServer } from '../helpers/smtp.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -26,6 +28,7 @@ let assetId: string;
 let otherKey: string;
 let otherAccountId: string;
 let otherAssetId: string;
+let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
 
 const GATE = {
   emailRequired: true,
@@ -102,7 +105,8 @@ const register = (event: EventJson, body: Record<string, unknown>, headers: Reco
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-trust-'));
-  server = await startTestServer({ REGISTER_RATE_PER_MINUTE: '200' });
+  smtp = await startSmtpServer();
+  server = await startTestServer({ REGISTER_RATE_PER_MINUTE: '200', SMTP_URL: smtp.url });
   secret = fs.readFileSync(path.join(server.dataDir, 'secret.key'), 'utf8').trim();
   db = openDatabase({ dataDir: server.dataDir });
   const source = await makeSource(path.join(work, 'talk.mp4'), { width: 320, height: 180, seconds: 4 });
@@ -123,6 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.destroy();
   await server?.close();
+  await smtp?.close();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -266,6 +271,29 @@ describe('1. registration with someone else’s email', () => {
       (await api('PATCH', `/api/events/${event.id}/registrants/${rid}`, { restricted: false }, otherKey))
         .status,
     ).toBe(404);
+  });
+});
+
+describe('1b. the mailbox is how a registrant gets back to their own registration', () => {
+  it('mails the personal links on registering, and again (at most hourly) when the address is typed elsewhere', async () => {
+    const event = await createEvent();
+    const mailsTo = (to: string) => smtp.mails.filter((m) => m.to === to);
+    await register(event, { email: 'owner@example.com', name: 'Olga' });
+    const first = await until('the registration mail', () => mailsTo('owner@example.com')[0], 20_000);
+    expect(first.parsed.subject).toBe("You're registered: Trust");
+    const other = await register(event, { email: 'owner@example.com' });
+    expect(other.json.selfServiceUrl).toBeNull();
+    const again = await until('the "again" mail', () => mailsTo('owner@example.com')[1], 20_000);
+    expect(again.parsed.text).toContain('another browser');
+    // The link from the mailbox makes a fresh browser the registration's own.
+    const join = /(http:\/\/\S+\?k=\S+)/.exec(again.parsed.text ?? '')![1]!;
+    const k = new URL(join).searchParams.get('k')!;
+    const joined = await page(event, `/info.json?k=${encodeURIComponent(k)}`);
+    expect(joined.json.selfServiceUrl).toMatch(/\/me\//);
+    // Typing the address again within the hour sends nothing more.
+    await register(event, { email: 'owner@example.com' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(mailsTo('owner@example.com')).toHaveLength(2);
   });
 });
 
