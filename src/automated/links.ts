@@ -44,9 +44,26 @@ export function signBound(
 }
 
 /**
- * The fields of a value signed for `purpose` on exactly this event (and its account), unexpired;
- * undefined for anything else. Never throws, whatever the input.
+ * A value signed for `purpose`, unexpired: its account, event and fields; undefined for anything
+ * else. Never throws, whatever the input. The caller must hold the account and event to the rows
+ * they name (`readBound` does, when the event is already known).
  */
+export function openBound(
+  purpose: SignedPurpose,
+  token: string,
+  secret: string,
+  nowSeconds: number,
+): { accountId: string; eventId: string; fields: string[] } | undefined {
+  if (token.length > 1024) return undefined;
+  const value = unsignValue(token, secret);
+  if (!value) return undefined;
+  const [p, accountId = '', eventId = '', expires, ...fields] = value.split('|');
+  if (p !== purpose) return undefined;
+  if (expires !== '-' && !(Number(expires) > nowSeconds)) return undefined;
+  return { accountId, eventId, fields };
+}
+
+/** The fields of a value signed for `purpose` on exactly this event (and its account), unexpired. */
 export function readBound(
   purpose: SignedPurpose,
   token: string,
@@ -54,24 +71,10 @@ export function readBound(
   secret: string,
   nowSeconds: number,
 ): string[] | undefined {
-  if (token.length > 1024) return undefined;
-  const value = unsignValue(token, secret);
-  if (!value) return undefined;
-  const [p, accountId, eventId, expires, ...fields] = value.split('|');
-  if (p !== purpose || accountId !== event.account_id || eventId !== event.id) return undefined;
-  if (expires !== '-' && !(Number(expires) > nowSeconds)) return undefined;
-  return fields;
-}
-
-/**
- * The event a personal link names, before its row is loaded (links carry no webinar ID in their
- * path). The caller must still check the link with `readBound` against the loaded event.
- */
-export function peekBoundEvent(purpose: SignedPurpose, token: string, secret: string): string | undefined {
-  if (token.length > 1024) return undefined;
-  const value = unsignValue(token, secret);
-  const [p, , eventId] = value?.split('|') ?? [];
-  return p === purpose ? eventId : undefined;
+  const opened = openBound(purpose, token, secret, nowSeconds);
+  return opened && opened.accountId === event.account_id && opened.eventId === event.id
+    ? opened.fields
+    : undefined;
 }
 
 /** A join link signs its browser in as the registrant: it lapses, unlike the data page and unsubscribe. */

@@ -32,15 +32,19 @@ export async function register(
     return await registerOnce(db, r, email);
   } catch (err) {
     // Two registrations of one address at once (several HTTP processes): the other one won.
-    const existing = await db
-      .selectFrom('registrants')
-      .selectAll()
-      .where('event_id', '=', r.eventId)
-      .where('email', '=', email)
-      .executeTakeFirst();
+    const existing = await findByEmail(db, r.eventId, email);
     if (existing) return { registrant: existing, created: false };
     throw err;
   }
+}
+
+function findByEmail(db: Db, eventId: string, email: string): Promise<RegistrantRow | undefined> {
+  return db
+    .selectFrom('registrants')
+    .selectAll()
+    .where('event_id', '=', eventId)
+    .where('email', '=', email)
+    .executeTakeFirst();
 }
 
 async function registerOnce(
@@ -50,12 +54,7 @@ async function registerOnce(
 ): Promise<{ registrant: RegistrantRow; created: boolean }> {
   const now = nowIso();
   return db.transaction().execute(async (tx) => {
-    const existing = await tx
-      .selectFrom('registrants')
-      .selectAll()
-      .where('event_id', '=', r.eventId)
-      .where('email', '=', email)
-      .executeTakeFirst();
+    const existing = await findByEmail(tx, r.eventId, email);
     if (existing) return { registrant: existing, created: false };
     const id = newId('rg');
     await tx

@@ -15,7 +15,7 @@ import { assetRoutes } from './assets-routes.ts';
 import { requireApiKey } from './auth.ts';
 import { errorHandler, HttpError, parseOr400 } from './errors.ts';
 import { eventRoutes } from './events-routes.ts';
-import { rejectBadText } from './input.ts';
+import { rejectBadBody, rejectBadText } from './input.ts';
 import { pageSecurityHeaders } from './page-headers.ts';
 import { selfServiceRoutes } from './self-service-routes.ts';
 import { viewerRoutes, type ViewerRoutesDeps } from './viewer-routes.ts';
@@ -69,8 +69,8 @@ export function createApp(deps: AppDeps): express.Express {
       urls: deps.urls,
     }),
   );
-  // JSON bodies are checked once parsed (the first rejectBadText above sees only path and query).
-  const json = [express.json({ limit: '64kb' }), rejectBadText];
+  // JSON bodies are checked once parsed (rejectBadText above sees only path and query).
+  const json = [express.json({ limit: '64kb' }), rejectBadBody];
   const rtmpUrl = () => {
     if (deps.config.rtmpPublicUrl) return deps.config.rtmpPublicUrl;
     const host = new URL(baseUrl()).hostname;

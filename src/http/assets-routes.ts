@@ -1,9 +1,9 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { deleteAssetRow, findAccountAsset, findAsset, insertAsset, listAccountAssets } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import { newId } from '../ids.ts';
-import { assetPrefix, sourceKey } from '../media/layout.ts';
+import { assetPrefix, sourceKey, sourcePrefix, SOURCES_ROOT } from '../media/layout.ts';
 import type { Logger } from '../log.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import { ObjectTooLargeError, type Storage } from '../storage/storage.ts';
@@ -20,8 +20,6 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.iso.datetime().optional(),
 });
-/** Where uploads are stored (`sourceKey`): nothing else writes below it. */
-const SOURCES_PREFIX = 'sources';
 const AssetId = z.string().regex(/^as_[A-Za-z0-9]{16}$/, 'is not an asset id');
 
 /**
@@ -33,13 +31,11 @@ const AssetId = z.string().regex(/^as_[A-Za-z0-9]{16}$/, 'is not an asset id');
  */
 export async function removeAbandonedUploads(db: Db, storage: Storage, log: Logger): Promise<void> {
   if (storage.kind !== 'local') return;
-  const keys = await storage.list(SOURCES_PREFIX);
+  const keys = await storage.list(SOURCES_ROOT);
   const removed: string[] = [];
   for (const id of new Set(keys.map((key) => key.split('/')[1]!))) {
-    const partials = keys.filter(
-      (key) => key.startsWith(`${SOURCES_PREFIX}/${id}/`) && key !== sourceKey(id),
-    );
-    const abandoned = (await findAsset(db, id)) ? partials : [`${SOURCES_PREFIX}/${id}`];
+    const partials = keys.filter((key) => key.startsWith(`${sourcePrefix(id)}/`) && key !== sourceKey(id));
+    const abandoned = (await findAsset(db, id)) ? partials : [sourcePrefix(id)];
     for (const key of abandoned) await storage.deletePrefix(key);
     removed.push(...abandoned);
   }
@@ -51,7 +47,8 @@ export interface AssetRoutesDeps {
   storage: Storage;
   queues: JobQueues;
   maxUploadBytes: number;
-  baseUrl: (req: Request) => string;
+  /** Public base URL, from configuration. */
+  baseUrl: () => string;
   urls: PlaybackUrls;
 }
 
@@ -88,7 +85,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     try {
       ({ bytes } = await storage.putStream(key, req, { maxBytes: deps.maxUploadBytes }));
     } catch (err) {
-      await storage.deletePrefix(`${SOURCES_PREFIX}/${id}`);
+      await storage.deletePrefix(sourcePrefix(id));
       if (err instanceof ObjectTooLargeError) {
         res.set('Connection', 'close');
         throw new HttpError(
@@ -107,7 +104,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
       throw err;
     }
     if (bytes === 0) {
-      await storage.deletePrefix(`${SOURCES_PREFIX}/${id}`);
+      await storage.deletePrefix(sourcePrefix(id));
       throw new HttpError(400, 'empty_body', 'The request body is empty: send the file as the body.');
     }
     const row = await insertAsset(db, {
@@ -122,13 +119,13 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     res
       .status(202)
       .location(`/api/assets/${id}`)
-      .json(assetView(row, deps.baseUrl(req), deps.urls));
+      .json(assetView(row, deps.baseUrl(), deps.urls));
   });
 
   router.get('/', async (req, res) => {
     const query = parseOr400(ListQuery, req.query, 'query');
     const rows = await listAccountAssets(db, accountOf(res).id, query);
-    const base = deps.baseUrl(req);
+    const base = deps.baseUrl();
     res.json({
       assets: rows.map((r) => assetView(r, base, deps.urls)),
       next: rows.length === query.limit ? (rows.at(-1)?.created_at ?? null) : null,
@@ -140,7 +137,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     const row = await findAccountAsset(db, accountOf(res).id, id);
     // Another account's asset is "not found", not "forbidden": ids do not leak across accounts.
     if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
-    res.json(assetView(row, deps.baseUrl(req), deps.urls));
+    res.json(assetView(row, deps.baseUrl(), deps.urls));
   });
 
   router.delete('/:id', async (req, res) => {
@@ -149,7 +146,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
     await queues.remove('transcode-vod', id);
     await deleteAssetRow(db, id);
-    await storage.deletePrefix(`${SOURCES_PREFIX}/${id}`);
+    await storage.deletePrefix(sourcePrefix(id));
     await storage.deletePrefix(assetPrefix(id));
     res.status(204).end();
   });

@@ -116,9 +116,10 @@ export interface EventRoutesDeps {
   /** Reminder offsets (seconds) for registrants moved to another session. */
   reminderOffsetsSeconds: readonly number[];
   missedMailDelaySeconds: number;
-  baseUrl: (req: Request) => string;
+  /** Public base URL, from configuration (never the request). */
+  baseUrl: () => string;
   /** The RTMP server URL presenters paste into OBS. */
-  rtmpUrl: (req: Request) => string;
+  rtmpUrl: () => string;
 }
 
 /** What we tell presenters to set in OBS (Settings > Output, Advanced; Settings > Audio). */
@@ -188,7 +189,7 @@ function registrantView(r: RegistrantStats) {
 export function eventRoutes(deps: EventRoutesDeps): Router {
   const { db } = deps;
   const router = Router();
-  const view = (row: EventRow, req: Request) => eventView(row, deps.baseUrl(req), deps.rtmpUrl(req));
+  const view = (row: EventRow) => eventView(row, deps.baseUrl(), deps.rtmpUrl());
 
   async function ownAsset(accountId: string, assetId: string | null): Promise<void> {
     if (assetId && !(await findAccountAsset(db, accountId, assetId))) {
@@ -233,7 +234,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       schedule: body.schedule ?? null,
       interactions: body.interactions ?? null,
     });
-    res.status(201).location(`/api/events/${row.id}`).json(view(row, req));
+    res.status(201).location(`/api/events/${row.id}`).json(view(row));
   });
 
   router.get('/', async (req, res) => {
@@ -244,13 +245,13 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     );
     const rows = await listAccountEvents(db, accountOf(res).id, query);
     res.json({
-      events: rows.map((r) => view(r, req)),
+      events: rows.map((r) => view(r)),
       next: rows.length === query.limit ? (rows.at(-1)?.created_at ?? null) : null,
     });
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(view(await ownEvent(req, accountOf(res).id), req));
+    res.json(view(await ownEvent(req, accountOf(res).id)));
   });
 
   router.patch('/:id', async (req, res) => {
@@ -288,8 +289,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       ...(body.schedule !== undefined ? { schedule_json: JSON.stringify(body.schedule) } : {}),
       ...(body.interactions !== undefined ? { interactions_json: JSON.stringify(body.interactions) } : {}),
     });
-    if (body.schedule !== undefined) await moveRegistrants(row, body.schedule, deps.baseUrl(req));
-    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+    if (body.schedule !== undefined) await moveRegistrants(row, body.schedule, deps.baseUrl());
+    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!));
   });
 
   async function futureRegistrants(eventId: string) {
@@ -403,14 +404,14 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     await updateEvent(db, row.id, { stream_key: newStreamKey() });
     // The old key must leave no trace in the database files either.
     await eraseOverwritten(db);
-    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!));
   });
 
   // Ends a live event now: the stream is cut, the playlists close and the replay is published.
   router.post('/:id/end', async (req, res) => {
     const row = await ownEvent(req, accountOf(res).id);
     if (!row.ended_at) await updateEvent(db, row.id, { ended_at: new Date().toISOString() });
-    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!, req));
+    res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!));
   });
 
   router.get('/:id/live', async (req, res) => {

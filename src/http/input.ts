@@ -28,7 +28,7 @@ export function findBadText(value: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
-/** Refuses a request whose query, path or parsed body carries text no route should take. */
+/** Refuses a request whose path or query carries text no route should take (before any parsing). */
 export const rejectBadText: RequestHandler = (req, _res, next) => {
   let path: string;
   try {
@@ -36,12 +36,14 @@ export const rejectBadText: RequestHandler = (req, _res, next) => {
   } catch {
     return next(new HttpError(400, 'invalid_request', 'The path has a broken %-encoding.'));
   }
-  const where = !isCleanText(path)
-    ? ['path', 'contains a NUL byte or broken Unicode']
-    : ([
-        ['query', findBadText(req.query)],
-        ['body', findBadText(req.body)],
-      ].find(([, bad]) => bad) ?? []);
-  if (where[1]) return next(new HttpError(400, 'invalid_request', `The ${where[0]} ${where[1]}.`));
-  next();
+  const [where, bad] = isCleanText(path)
+    ? ['query', findBadText(req.query)]
+    : ['path', 'contains a NUL byte or broken Unicode'];
+  next(bad ? new HttpError(400, 'invalid_request', `The ${where} ${bad}.`) : undefined);
+};
+
+/** The same for a parsed body: mounted right after the JSON parser. */
+export const rejectBadBody: RequestHandler = (req, _res, next) => {
+  const bad = findBadText(req.body);
+  next(bad ? new HttpError(400, 'invalid_request', `The body ${bad}.`) : undefined);
 };

@@ -1,6 +1,6 @@
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
-import { peekBoundEvent, readBound, type SignedPurpose } from '../automated/links.ts';
+import { openBound, type SignedPurpose } from '../automated/links.ts';
 import type { Db } from '../db/database.ts';
 import { findEvent, gateOf, type EventRow } from '../db/events.ts';
 import {
@@ -15,6 +15,7 @@ import { formatWebinarId } from '../ids.ts';
 import { registrantData } from '../services/registrant-export.ts';
 import { HttpError, parseOr400 } from './errors.ts';
 import { SafeText } from './input.ts';
+import { ViewerAccess } from './viewer-access.ts';
 
 export interface SelfServiceDeps {
   db: Db;
@@ -42,6 +43,7 @@ const Restriction = z.object({ restricted: z.boolean() }).strict();
 export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   const { db, secret } = deps;
   const now = deps.now ?? (() => Date.now());
+  const access = new ViewerAccess(db, secret, now);
   const router = Router();
 
   /** The registrant and event a personal link names, checked against both rows. */
@@ -49,11 +51,10 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     purpose: SignedPurpose,
     req: Request,
   ): Promise<{ registrant: RegistrantRow; event: EventRow }> {
-    const token = String(req.params.token);
-    const eventId = peekBoundEvent(purpose, token, secret);
-    const event = eventId ? await findEvent(db, eventId) : undefined;
-    const fields = event ? readBound(purpose, token, event, secret, Math.floor(now() / 1000)) : undefined;
-    const registrant = fields?.[0] ? await findRegistrant(db, fields[0]) : undefined;
+    const link = openBound(purpose, String(req.params.token), secret, Math.floor(now() / 1000));
+    const event = link ? await findEvent(db, link.eventId) : undefined;
+    const owned = event && event.account_id === link?.accountId;
+    const registrant = owned && link.fields[0] ? await findRegistrant(db, link.fields[0]) : undefined;
     if (!event || !registrant || registrant.event_id !== event.id) {
       throw new HttpError(404, 'not_found', 'This link is not valid.');
     }
@@ -137,11 +138,9 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
   router.post('/me/:token/delete', async (req, res) => {
     const { registrant, event } = await linked('me', req);
     await eraseRegistrants(db, [registrant.id]);
-    res.clearCookie(`onair_w_${event.webinar_id}`, { path: `/w/${event.webinar_id}` });
+    access.revoke(res, event);
     res.status(204).end();
   });
 
   return router;
 }
-
-export { Rectification, Restriction };

@@ -28,6 +28,9 @@ export interface HttpServerDeps {
 /** Each /healthz check gets this long: a load balancer's probe must get an answer, 200 or 503. */
 const HEALTH_CHECK_MS = 500;
 
+/** A registration waits at most this long for the shared rate counter before answering 503. */
+const RATE_LIMIT_MS = 1000;
+
 /** True if `check` resolves within `ms`; false if it fails or takes longer (it is left to finish). */
 async function answersWithin(ms: number, check: () => Promise<unknown>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -68,7 +71,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
       let count = 0;
       const counted =
         redis.status === 'ready' &&
-        (await answersWithin(HEALTH_CHECK_MS * 2, async () => {
+        (await answersWithin(RATE_LIMIT_MS, async () => {
           const [[, n]] = (await redis.multi().incr(bucket).expire(bucket, windowSeconds).exec()) as [
             [null, number],
           ];

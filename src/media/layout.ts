@@ -1,6 +1,12 @@
-/** Storage keys: where each asset's files live. */
+/** Storage keys: where each asset's files live. Uploads are the only thing under `sources/`. */
+export const SOURCES_ROOT = 'sources';
+
+export function sourcePrefix(assetId: string): string {
+  return `${SOURCES_ROOT}/${assetId}`;
+}
+
 export function sourceKey(assetId: string): string {
-  return `sources/${assetId}/source`;
+  return `${sourcePrefix(assetId)}/source`;
 }
 
 export function assetPrefix(assetId: string): string {

@@ -2,6 +2,14 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
+/** Mails: an SMTP server may be away for hours; a sent mail's job id is kept a month (no resend). */
+const MAIL_OPTIONS = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 30_000, jitter: 0.2 },
+  removeOnComplete: { age: 30 * 24 * 3600 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+} satisfies JobsOptions;
+
 /**
  * The one job catalogue: job name -> queue, payload schema, retry policy. Producers and
  * processors both type against it, so a job without a processor does not compile.
@@ -61,12 +69,7 @@ export const jobCatalogue = {
       /** Public base URL for links, from configuration (PUBLIC_URL or the server's own address). */
       baseUrl: z.string().min(1),
     }),
-    options: {
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 30_000, jitter: 0.2 },
-      removeOnComplete: { age: 30 * 24 * 3600 },
-      removeOnFail: { age: 30 * 24 * 3600 },
-    } satisfies JobsOptions,
+    options: MAIL_OPTIONS,
   },
   /**
    * Live and on-demand webinars: the mail that hands a registrant their personal links (join,
@@ -80,12 +83,7 @@ export const jobCatalogue = {
       /** Public base URL for links, from configuration (PUBLIC_URL or the server's own address). */
       baseUrl: z.string().min(1),
     }),
-    options: {
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 30_000, jitter: 0.2 },
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    } satisfies JobsOptions,
+    options: MAIL_OPTIONS,
   },
   'deliver-webhook': {
     queue: 'webhooks',
