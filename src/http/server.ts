@@ -96,6 +96,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
   const origin = createOriginHandler({
     db,
     storage,
+    redis,
     secret: playbackKey(secret),
     cacheBytes: config.originCacheBytes,
   });

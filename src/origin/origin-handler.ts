@@ -1,7 +1,9 @@
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
+import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Redis } from 'ioredis';
 import { findAsset, type AssetRow } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import type { TimedMarker } from '../../pipelines/simulive.ts';
@@ -9,9 +11,12 @@ import { markersOf } from '../automated/interactions.ts';
 import type { Schedule } from '../automated/schedule.ts';
 import { parseSessionScopeId, sessionView } from '../automated/sessions.ts';
 import { findEventByWebinarId, interactionsOf, scheduleOf } from '../db/events.ts';
-import { SessionPlaylists, type AiringSession } from './session-playlists.ts';
+import { readLivePlaylist } from '../live/live-playlists.ts';
 import { revisionPrefix } from '../media/layout.ts';
+import { LIVE_REVISION } from '../media/live-output.ts';
 import type { Storage } from '../storage/storage.ts';
+import { ByteLru, SingleFlight } from './object-cache.ts';
+import { SessionPlaylists, type AiringSession } from './session-playlists.ts';
 import { checkToken, parseSignedPath, type TokenScope } from './tokens.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -30,14 +35,25 @@ const CORS = {
 };
 /** A session without a replay stays playable this long after its end (players finishing up). */
 const SESSION_GRACE_MS = 10 * 60_000;
-/** Files above this are streamed from disk instead of cached (recordings' segments are far smaller). */
-const MAX_CACHED_FILE = 8 * 1024 * 1024;
+/** Objects above this are streamed from storage instead of kept (recordings' segments are far smaller). */
+const MAX_CACHED_OBJECT = 8 * 1024 * 1024;
+/** A growing revision's playlists are checked against storage (or Redis) at most this often. */
+const REVALIDATE_MS = 200;
+/** Counted for each kept object besides its bytes, so that metadata-only entries are bounded too. */
+const ENTRY_OVERHEAD_BYTES = 512;
+/** Live playlists kept from Redis: master and renditions of every event live at once. */
+const MAX_LIVE_PLAYLISTS = 1000;
 
 export interface OriginOptions {
   db: Db;
   storage: Storage;
+  /**
+   * Where live events' playlists are published (`src/live/live-playlists.ts`). Without it, or
+   * while it is not connected, they are read from storage, where the live job also publishes them.
+   */
+  redis?: Redis | undefined;
   secret: string;
-  /** Memory for hot files (segments, init, playlists, images). */
+  /** Memory for hot objects (segments, init, playlists, images). */
   cacheBytes: number;
   now?: () => number;
 }
@@ -46,51 +62,23 @@ interface Resolved {
   /** Set for a session of an automated webinar (scope id `<webinarId>.<start>`). */
   session?: AiringSession;
   asset: AssetRow;
-  /** The revision still being encoded: its playlists change. */
+  /** The revision still being encoded, or live: its playlists change. */
   growing: boolean;
-  /** Its folder on disk, or undefined on remote storage. */
-  root: string | undefined;
+  /** The revision's storage prefix (`assets/<id>/<revision>`). */
+  prefix: string;
 }
 
-interface CachedFile {
-  /** The bytes, or undefined for a file too large to cache (streamed from disk). */
-  body: Buffer | undefined;
-  size: number;
-  etag: string;
-  lastModified: string;
-  mtimeMs: number;
+/** An object as served: its bytes when small enough to keep, and what its headers need. */
+interface ObjectCopy {
+  /** The bytes, or undefined for an object too large to keep (streamed from storage per request). */
+  readonly body: Buffer | undefined;
+  readonly size: number;
+  readonly etag: string;
+  /** HTTP date; none for a live playlist from Redis (it has no modification time). */
+  readonly lastModified: string | undefined;
+  /** A playlist of a growing revision: it may change, so it is checked again after REVALIDATE_MS. */
+  volatile: boolean;
   checkedAt: number;
-  /** Read while its revision was growing: it must be re-read once the revision is published. */
-  growing: boolean;
-}
-
-/** A byte-bounded LRU (Map keeps insertion order; a hit re-inserts). */
-class FileCache {
-  readonly #files = new Map<string, CachedFile>();
-  #bytes = 0;
-  constructor(private readonly limit: number) {}
-
-  get(key: string): CachedFile | undefined {
-    const hit = this.#files.get(key);
-    if (hit) {
-      this.#files.delete(key);
-      this.#files.set(key, hit);
-    }
-    return hit;
-  }
-
-  set(key: string, file: CachedFile): void {
-    const old = this.#files.get(key);
-    if (old) this.#bytes -= old.size;
-    this.#files.delete(key);
-    this.#files.set(key, file);
-    this.#bytes += file.size;
-    for (const [k, v] of this.#files) {
-      if (this.#bytes <= this.limit) break;
-      this.#files.delete(k);
-      this.#bytes -= v.size;
-    }
-  }
 }
 
 function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
@@ -108,17 +96,44 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return start > end || start >= size ? 'invalid' : { start, end };
 }
 
+/** Waits until a storage stream has bytes (or its end), so a failure to open it can still be a 500. */
+function opened(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ready = () => {
+      stream.off('error', failed);
+      resolve();
+    };
+    const failed = (err: Error) => {
+      stream.off('readable', ready);
+      reject(err);
+    };
+    stream.once('readable', ready);
+    stream.once('error', failed);
+  });
+}
+
+/** A strong validator for a text with no storage metadata (a live playlist from Redis). */
+function textEtag(text: string): string {
+  return `"${crypto.createHash('sha1').update(text).digest('base64url').slice(0, 22)}"`;
+}
+
 /**
  * The HLS origin, outside Express on purpose: it is the path that takes every viewer's every
  * request, so it parses the URL itself, checks the signed prefix (403 otherwise), resolves the
- * scope to an asset revision (cached 1 s), and answers from a memory LRU of hot files with
+ * scope to an asset revision (cached 1 s), and answers from a memory LRU of hot objects with
  * ETag/304, Range/206, HEAD and CORS. URL: `/s/<hash>/<expires>/<e|a>/<id>/<revision>/<file>`.
+ * Every byte comes from `Storage` (local disk or S3), and a live event's playlists from Redis, so
+ * any number of origins can serve the same events without a shared disk.
  */
 export function createOriginHandler(opts: OriginOptions) {
   const now = opts.now ?? (() => Date.now());
   const scopes = new Map<string, { at: number; value: Resolved | 'expired' | 'missing' }>();
-  const cache = new FileCache(opts.cacheBytes);
-  const sessions = new SessionPlaylists();
+  const cache = new ByteLru<ObjectCopy>(opts.cacheBytes);
+  const loading = new SingleFlight<ObjectCopy | undefined>();
+  /** Live playlists from Redis, by `<assetId>/<file>`: a few per live event, each kept REVALIDATE_MS. */
+  const live = new Map<string, { at: number; copy: ObjectCopy | undefined }>();
+  const loadingLive = new SingleFlight<ObjectCopy | undefined>();
+  const sessions = new SessionPlaylists(opts.storage);
 
   /** What every session of one automated webinar shares, looked up once a second (not per session). */
   const airings = new Map<string, { at: number; value: Airing | 'missing' }>();
@@ -126,7 +141,6 @@ export function createOriginHandler(opts: OriginOptions) {
     asset: AssetRow;
     schedule: Schedule;
     markers: TimedMarker[];
-    root: string | undefined;
   }
 
   async function airing(webinarId: string, revision: string): Promise<Airing | 'missing'> {
@@ -138,12 +152,7 @@ export function createOriginHandler(opts: OriginOptions) {
     const asset = event?.asset_id && schedule ? await findAsset(opts.db, event.asset_id) : undefined;
     const value: Airing | 'missing' =
       event && schedule && asset?.duration_seconds && asset.status === 'ready' && asset.revision === revision
-        ? {
-            asset,
-            schedule,
-            markers: markersOf(interactionsOf(event)),
-            root: opts.storage.localDir(revisionPrefix(asset.id, revision)),
-          }
+        ? { asset, schedule, markers: markersOf(interactionsOf(event)) }
         : 'missing';
     if (airings.size > 10_000) airings.clear();
     airings.set(key, { at: now(), value });
@@ -163,7 +172,7 @@ export function createOriginHandler(opts: OriginOptions) {
       return {
         asset: a.asset,
         growing: false,
-        root: a.root,
+        prefix: revisionPrefix(a.asset.id, revision),
         session: {
           startMs: sessionId.startMs,
           closesAtMs: view.replayUntilMs ?? view.endMs + SESSION_GRACE_MS,
@@ -188,7 +197,7 @@ export function createOriginHandler(opts: OriginOptions) {
     const value = expired
       ? 'expired'
       : asset && (published || growing)
-        ? { asset, growing, root: opts.storage.localDir(revisionPrefix(asset.id, revision)) }
+        ? { asset, growing, prefix: revisionPrefix(asset.id, revision) }
         : 'missing';
     if (scopes.size > 10_000) scopes.clear();
     scopes.set(key, { at: now(), value });
@@ -196,34 +205,73 @@ export function createOriginHandler(opts: OriginOptions) {
   }
 
   /**
-   * A cached copy. While a revision grows (encoding, or live) its playlists change: they are
-   * revalidated against the disk every 200 ms; segments never change once written. A copy read
-   * while growing is re-read once the revision is published (the VOD playlists replace the live ones).
+   * An object of storage, from memory when possible. Segments, init segments and images never change
+   * once stored, nor does anything of a published revision: kept without revalidation. A growing
+   * revision's playlists (`volatile`) are checked by etag at most every REVALIDATE_MS, and a copy
+   * read while growing is checked once more when the revision is published (its final playlists
+   * replace the growing ones). Concurrent misses share one storage read.
    */
-  async function load(file: string, growing: boolean): Promise<CachedFile | undefined> {
-    const cached = cache.get(file);
-    const stale =
+  async function load(key: string, volatile: boolean): Promise<ObjectCopy | undefined> {
+    const cached = cache.get(key);
+    const fresh =
       cached !== undefined &&
-      ((cached.growing && !growing) || (growing && file.endsWith('.m3u8') && now() - cached.checkedAt > 200));
-    if (cached && !stale) return cached;
-    const stat = await fsp.stat(file).catch(() => undefined);
-    if (!stat?.isFile()) return undefined;
-    if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
+      ((!cached.volatile && !volatile) ||
+        (cached.volatile === volatile && now() - cached.checkedAt < REVALIDATE_MS));
+    if (fresh) return cached;
+    return loading.run(key, () => fetchObject(key, cached, volatile));
+  }
+
+  async function fetchObject(
+    key: string,
+    cached: ObjectCopy | undefined,
+    volatile: boolean,
+  ): Promise<ObjectCopy | undefined> {
+    const stat = await opts.storage.stat(key);
+    if (!stat) {
+      cache.delete(key);
+      return undefined;
+    }
+    if (cached?.etag === stat.etag) {
       cached.checkedAt = now();
-      cached.growing = growing;
+      cached.volatile = volatile;
       return cached;
     }
-    const entry: CachedFile = {
-      body: stat.size <= MAX_CACHED_FILE ? await fsp.readFile(file) : undefined,
-      size: stat.size,
-      etag: `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`,
-      lastModified: stat.mtime.toUTCString(),
-      mtimeMs: stat.mtimeMs,
+    const body = stat.size <= MAX_CACHED_OBJECT ? await opts.storage.readBytes(key) : undefined;
+    // Removed between the two calls (a revision being deleted): as if it had never been there.
+    if (stat.size <= MAX_CACHED_OBJECT && !body) return undefined;
+    const copy: ObjectCopy = {
+      body,
+      size: body?.length ?? stat.size,
+      etag: stat.etag,
+      lastModified: stat.modified.toUTCString(),
+      volatile,
       checkedAt: now(),
-      growing,
     };
-    if (entry.body) cache.set(file, entry);
-    return entry;
+    cache.set(key, copy, (body?.length ?? 0) + ENTRY_OVERHEAD_BYTES);
+    return copy;
+  }
+
+  /** A live playlist as the live job last published it to Redis; undefined when Redis has none. */
+  async function loadLive(redis: Redis, assetId: string, rel: string): Promise<ObjectCopy | undefined> {
+    const key = `${assetId}/${rel}`;
+    const cached = live.get(key);
+    if (cached && now() - cached.at < REVALIDATE_MS) return cached.copy;
+    return loadingLive.run(key, async () => {
+      const text = await readLivePlaylist(redis, assetId, rel);
+      const body = text === undefined ? undefined : Buffer.from(text);
+      const copy: ObjectCopy | undefined = body && {
+        body,
+        size: body.length,
+        etag: textEtag(text!),
+        lastModified: undefined,
+        volatile: true,
+        checkedAt: now(),
+      };
+      live.delete(key);
+      if (live.size >= MAX_LIVE_PLAYLISTS) live.delete(live.keys().next().value!);
+      live.set(key, { at: now(), copy });
+      return copy;
+    });
   }
 
   function end(res: ServerResponse, status: number, text?: string): void {
@@ -243,14 +291,14 @@ export function createOriginHandler(opts: OriginOptions) {
     req: IncomingMessage,
     res: ServerResponse,
     session: AiringSession,
-    root: string,
+    prefix: string,
     parts: readonly string[],
-    filePath: string,
+    key: string,
     ext: string,
   ): Promise<boolean> {
     const at = now();
     if (ext === '.m3u8' && parts.length > 1) {
-      const answer = await sessions.playlist(filePath, session, at);
+      const answer = await sessions.playlist(key, session, at);
       if (answer.status !== 200 || !answer.body) {
         end(res, answer.status, answer.text);
         return true;
@@ -271,8 +319,8 @@ export function createOriginHandler(opts: OriginOptions) {
       return true;
     }
     if (ext === '.m4s') {
-      const rungDir = path.join(root, ...parts.slice(0, -1));
-      const verdict = await sessions.segmentAllowed(rungDir, parts.at(-1)!, session, at);
+      const renditionKey = [prefix, ...parts.slice(0, -1)].join('/');
+      const verdict = await sessions.segmentAllowed(renditionKey, parts.at(-1)!, session, at);
       if (verdict === 'ok') return false;
       end(res, verdict === 'unknown' ? 404 : 403, verdict === 'not_yet' ? 'not yet' : undefined);
       return true;
@@ -306,28 +354,32 @@ export function createOriginHandler(opts: OriginOptions) {
     const check = checkToken(parsed.hash, parsed.expires, scope, id, opts.secret, Math.floor(now() / 1000));
     if (check !== 'ok') return end(res, 403, check === 'expired' ? 'token expired' : 'invalid token');
     const rel = parts.join('/');
-    const ext = path.extname(rel);
+    const ext = path.posix.extname(rel);
     const type = CONTENT_TYPES[ext];
     if (!type) return end(res, 404);
     const resolved = await resolve(scope, id, revision);
     if (resolved === 'expired') return end(res, 403, 'replay expired');
     if (resolved === 'missing') return end(res, 404);
-    if (!resolved.root) return end(res, 501);
-    const filePath = path.join(resolved.root, rel);
+    const key = `${resolved.prefix}/${rel}`;
     if (resolved.session) {
-      const answered = await answerSession(req, res, resolved.session, resolved.root, parts, filePath, ext);
+      const answered = await answerSession(req, res, resolved.session, resolved.prefix, parts, key, ext);
       if (answered) return;
     }
-    const file = await load(filePath, resolved.growing);
+    // A growing playlist changes every segment; everything else at a revisioned URL never does.
+    const volatile = resolved.growing && ext === '.m3u8';
+    // While live, the live job publishes its playlists to Redis first; storage is the fallback (Redis
+    // reconnecting: no waiting in ioredis's offline queue with a viewer on the line).
+    const redis =
+      volatile && revision === LIVE_REVISION && opts.redis?.status === 'ready' ? opts.redis : undefined;
+    const file = (redis && (await loadLive(redis, resolved.asset.id, rel))) ?? (await load(key, volatile));
     if (!file) return end(res, 404);
 
     const headers: Record<string, string | number> = {
       ...CORS,
       'Content-Type': type,
-      // A growing playlist changes every segment; everything else at a revisioned URL never does.
-      'Cache-Control': resolved.growing && ext === '.m3u8' ? 'public, max-age=1' : IMMUTABLE,
+      'Cache-Control': volatile ? 'public, max-age=1' : IMMUTABLE,
       ETag: file.etag,
-      'Last-Modified': file.lastModified,
+      ...(file.lastModified ? { 'Last-Modified': file.lastModified } : {}),
       'Accept-Ranges': 'bytes',
     };
     const inm = req.headers['if-none-match'];
@@ -352,14 +404,24 @@ export function createOriginHandler(opts: OriginOptions) {
     }
     const start = range?.start ?? 0;
     const last = range?.end ?? size - 1;
-    res.writeHead(range ? 206 : 200, {
-      ...headers,
+    const status = range ? 206 : 200;
+    Object.assign(headers, {
       'Content-Length': last - start + 1,
       ...(range ? { 'Content-Range': `bytes ${start}-${last}/${size}` } : {}),
     });
-    if (req.method === 'HEAD') return void res.end();
-    if (file.body) return void res.end(range ? file.body.subarray(start, last + 1) : file.body);
-    fs.createReadStream(filePath, { start, end: last }).pipe(res);
+    if (req.method === 'HEAD') {
+      res.writeHead(status, headers);
+      return void res.end();
+    }
+    if (file.body) {
+      res.writeHead(status, headers);
+      return void res.end(range ? file.body.subarray(start, last + 1) : file.body);
+    }
+    const stream = opts.storage.read(key, { start, end: last });
+    // Not found or unreachable before the first byte: still a clean 500, not a cut 200.
+    await opened(stream);
+    res.writeHead(status, headers);
+    await pipeline(stream, res);
   }
 
   return (req: IncomingMessage, res: ServerResponse) => {

@@ -1,6 +1,4 @@
 import crypto from 'node:crypto';
-import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { parseMediaPlaylist, type MediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import {
   sessionWindow,
@@ -9,6 +7,8 @@ import {
   type SessionTimeline,
   type TimedMarker,
 } from '../../pipelines/simulive.ts';
+import type { Storage } from '../storage/storage.ts';
+import { SingleFlight } from './object-cache.ts';
 
 /** A session of an automated webinar, as the origin needs it. */
 export interface AiringSession {
@@ -19,9 +19,6 @@ export interface AiringSession {
 }
 
 interface ParsedRendition {
-  readonly mtimeMs: number;
-  /** When the file was last checked for changes (a published VOD playlist rarely changes). */
-  checkedAt: number;
   readonly playlist: MediaPlaylist;
   readonly timeline: SessionTimeline;
   readonly indexOf: ReadonlyMap<string, number>;
@@ -42,6 +39,8 @@ const MIN_SEGMENTS = 6;
 const MARKER_LOOKAHEAD_SECONDS = 10;
 /** A player may ask for the segment starting now a moment early (clock steps, rounding). */
 const EARLY_TOLERANCE_SECONDS = 0.5;
+/** Parsed rendition playlists kept (a few per automated webinar airing now). */
+const MAX_RENDITIONS = 1000;
 
 /**
  * Serves automated sessions from VOD renditions: media playlists computed from the recording's
@@ -50,40 +49,46 @@ const EARLY_TOLERANCE_SECONDS = 0.5;
  */
 export class SessionPlaylists {
   readonly #renditions = new Map<string, ParsedRendition>();
+  readonly #loading = new SingleFlight<ParsedRendition | undefined>();
   readonly #texts = new Map<string, { body: Buffer; etag: string }>();
 
-  async #rendition(playlistFile: string): Promise<ParsedRendition | undefined> {
-    const cached = this.#renditions.get(playlistFile);
-    if (cached && Date.now() - cached.checkedAt < 1000) return cached;
-    const stat = await fsp.stat(playlistFile).catch(() => undefined);
-    if (!stat) return undefined;
-    if (cached && cached.mtimeMs === stat.mtimeMs) {
-      cached.checkedAt = Date.now();
-      return cached;
-    }
-    const playlist = parseMediaPlaylist(await fsp.readFile(playlistFile, 'utf8'));
-    const parsed: ParsedRendition = {
-      mtimeMs: stat.mtimeMs,
-      checkedAt: Date.now(),
-      playlist,
-      timeline: timelineOf(playlist.segments),
-      indexOf: new Map(playlist.segments.map((s, i) => [s.uri, i])),
-    };
-    if (this.#renditions.size > 1000) this.#renditions.clear();
-    this.#renditions.set(playlistFile, parsed);
-    return parsed;
+  constructor(private readonly storage: Storage) {}
+
+  /**
+   * A rendition of a published revision, parsed once and kept: a published revision never changes
+   * (a new encode is a new revision, so a new key). Every session's viewers share one read.
+   */
+  async #rendition(playlistKey: string): Promise<ParsedRendition | undefined> {
+    const cached = this.#renditions.get(playlistKey);
+    if (cached) return cached;
+    return this.#loading.run(playlistKey, async () => {
+      const text = await this.storage.readText(playlistKey);
+      if (text === undefined) return undefined;
+      const playlist = parseMediaPlaylist(text);
+      const parsed: ParsedRendition = {
+        playlist,
+        timeline: timelineOf(playlist.segments),
+        indexOf: new Map(playlist.segments.map((s, i) => [s.uri, i])),
+      };
+      if (this.#renditions.size >= MAX_RENDITIONS) {
+        // Oldest first out (a Map keeps insertion order); one still airing is simply read again.
+        this.#renditions.delete(this.#renditions.keys().next().value!);
+      }
+      this.#renditions.set(playlistKey, parsed);
+      return parsed;
+    });
   }
 
-  /** A rendition's media playlist for the session, at `nowMs`. */
-  async playlist(playlistFile: string, session: AiringSession, nowMs: number): Promise<SessionAnswer> {
+  /** A rendition's media playlist (its storage key) for the session, at `nowMs`. */
+  async playlist(playlistKey: string, session: AiringSession, nowMs: number): Promise<SessionAnswer> {
     const elapsed = (nowMs - session.startMs) / 1000;
     if (elapsed < 0) return { status: 404, text: 'this session has not started' };
     if (nowMs >= session.closesAtMs) return { status: 403, text: 'this session is over' };
-    const rendition = await this.#rendition(playlistFile);
+    const rendition = await this.#rendition(playlistKey);
     if (!rendition) return { status: 404 };
     const window = sessionWindow(rendition.timeline, elapsed, WINDOW_SECONDS, MIN_SEGMENTS);
     if (window === 'waiting') return { status: 404, text: 'this session has not started' };
-    const key = `${playlistFile}|${session.startMs}|${window.first}|${window.last}|${window.ended}|${rendition.mtimeMs}`;
+    const key = `${playlistKey}|${session.startMs}|${window.first}|${window.last}|${window.ended}`;
     let hit = this.#texts.get(key);
     if (!hit) {
       const text = writeSessionPlaylist(
@@ -110,15 +115,18 @@ export class SessionPlaylists {
     };
   }
 
-  /** Whether a media segment of the session may be served at `nowMs` (its start time has come). */
+  /**
+   * Whether a media segment of the session may be served at `nowMs` (its start time has come).
+   * `renditionKey` is the storage key of the rendition's folder (`assets/<id>/<revision>/720p`).
+   */
   async segmentAllowed(
-    rungDir: string,
+    renditionKey: string,
     file: string,
     session: AiringSession,
     nowMs: number,
   ): Promise<'ok' | 'not_yet' | 'closed' | 'unknown'> {
     if (nowMs >= session.closesAtMs) return 'closed';
-    const rendition = await this.#rendition(path.join(rungDir, 'index.m3u8'));
+    const rendition = await this.#rendition(`${renditionKey}/index.m3u8`);
     const index = rendition?.indexOf.get(file);
     if (!rendition || index === undefined) return 'unknown';
     const elapsed = (nowMs - session.startMs) / 1000;
