@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { keyProblem } from './storage/keys.ts';
 
 const bytes = z
   .string()
@@ -107,6 +108,40 @@ const EnvSchema = z.object({
    * metadata service (SSRF). Self-hosters whose receivers live on their own network turn it on.
    */
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], { error: 'true or false' }).default('false'),
+  /**
+   * Media in an S3-compatible bucket (every node of a cluster sees the same files); unset keeps
+   * media on local disk under DATA_DIR/media. Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+   */
+  S3_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$/, 'a bucket name (3 to 63 letters, digits, dots, hyphens)')
+    .optional(),
+  /** An S3-compatible server (MinIO, Garage, Ceph, R2...); unset means AWS S3 itself. */
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'an http:// or https:// URL' })
+    .refine(
+      (url) => !/^https?:\/\/[^/]*@/.test(url),
+      'a URL without credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead)',
+    )
+    .optional(),
+  S3_REGION: z.string().trim().min(1).default('us-east-1'),
+  /** `https://host/bucket/key` addressing; defaults to true with S3_ENDPOINT (most S3-compatible servers need it). */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { error: 'true or false' }).optional(),
+  /** A folder inside the bucket for this install's media, so several installs can share a bucket. */
+  S3_PREFIX: z
+    .string()
+    .transform((input, ctx) => {
+      const prefix = input.replace(/^\/+|\/+$/g, '');
+      const problem = prefix === '' ? undefined : keyProblem(prefix);
+      if (problem)
+        ctx.issues.push({
+          code: 'custom',
+          input,
+          message: `a folder path such as onair/prod; this one ${problem}`,
+        });
+      return prefix;
+    })
+    .optional(),
 });
 
 export type Config = Readonly<{
@@ -145,6 +180,8 @@ export type Config = Readonly<{
   missedMailDelaySeconds: number;
   /** WEBHOOK_ALLOW_PRIVATE: webhooks may target non-public addresses. */
   webhookAllowPrivate: boolean;
+  /** Media storage in an S3-compatible bucket (S3_BUCKET set), or undefined: local disk under DATA_DIR/media. */
+  s3: S3Config | undefined;
   live: {
     segmentSeconds: number;
     dvrSeconds: number;
@@ -154,6 +191,16 @@ export type Config = Readonly<{
     streamsPerWorker: number;
     lockMs: number;
   };
+}>;
+
+export type S3Config = Readonly<{
+  bucket: string;
+  /** Unset: AWS S3 itself. */
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  /** A folder inside the bucket (no leading or trailing `/`), or undefined for the bucket's root. */
+  prefix: string | undefined;
 }>;
 
 /** `90s`, `10m`, `1h`, `2d` in seconds. */
@@ -171,6 +218,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid configuration:\n${problems}`);
   }
   const e = parsed.data;
+  const s3Orphans = (['S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'S3_PREFIX'] as const).filter(
+    (k) => e[k] !== undefined,
+  );
+  if (!e.S3_BUCKET && s3Orphans.length > 0) {
+    throw new Error(
+      `Invalid configuration:\n  S3_BUCKET: is required when ${s3Orphans.join(', ')} ${s3Orphans.length > 1 ? 'are' : 'is'} set (without it media stays on local disk)`,
+    );
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -207,6 +262,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .sort((a, b) => b - a),
     missedMailDelaySeconds: durationSeconds(e.MISSED_MAIL_DELAY),
     webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true',
+    s3: e.S3_BUCKET
+      ? Object.freeze({
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT?.replace(/\/$/, ''),
+          region: e.S3_REGION,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE
+            ? e.S3_FORCE_PATH_STYLE === 'true'
+            : e.S3_ENDPOINT !== undefined,
+          prefix: e.S3_PREFIX || undefined,
+        })
+      : undefined,
     live: Object.freeze({
       segmentSeconds: e.LIVE_SEGMENT_SECONDS,
       dvrSeconds: e.LIVE_DVR_SECONDS,

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import crypto from 'node:crypto';
-import { ObjectTooLargeError, type Storage, type StoredObject } from './storage.ts';
+import { assertValidKey } from './keys.ts';
+import { ObjectTooLargeError, type LocalCopy, type Storage, type StoredObject } from './storage.ts';
 
 /**
  * Everything under DATA_DIR is onair's alone (database, media, Redis files, the secret): folders
@@ -20,7 +21,18 @@ export function ensurePrivateDir(dir: string): void {
   if ((fs.statSync(dir).mode & 0o777) !== PRIVATE_DIR_MODE) fs.chmodSync(dir, PRIVATE_DIR_MODE);
 }
 
-/** Storage on the local disk under one root; keys are `/`-separated relative paths. */
+/** Errors that mean "there is no object at this key" (a missing file, or a folder where a file was asked for). */
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+/**
+ * Storage on the local disk under one root; keys are `/`-separated relative paths. A put writes a
+ * temporary file next to its target (`<name>.<random>.part` or `.tmp`) and renames it into place:
+ * readers never see half an object. Until then `list` does show the temporary file: start-up
+ * cleanup (`removeAbandonedUploads`) finds what a crash left behind that way.
+ */
 export class LocalStorage implements Storage {
   readonly kind = 'local' as const;
 
@@ -28,18 +40,24 @@ export class LocalStorage implements Storage {
     ensurePrivateDir(root);
   }
 
-  /** Resolves a key inside the root; refuses anything that would escape it. */
-  pathOf(key: string): string {
-    const resolved = path.resolve(this.root, key);
-    if (resolved !== this.root && !resolved.startsWith(this.root + path.sep)) {
-      throw new Error(`storage key escapes the root: ${key}`);
-    }
-    return resolved;
+  /** Resolves a valid key inside the root (validation already refuses `..` and absolute keys). */
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
   }
 
-  async putStream(key: string, body: Readable, opts: { maxBytes?: number } = {}): Promise<{ bytes: number }> {
+  private async prepare(key: string): Promise<string> {
     const target = this.pathOf(key);
     await fsp.mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
+    return target;
+  }
+
+  async putStream(
+    key: string,
+    body: Readable,
+    opts: { maxBytes?: number; contentType?: string } = {},
+  ): Promise<{ bytes: number }> {
+    const target = await this.prepare(key);
     const temp = `${target}.${crypto.randomBytes(4).toString('hex')}.part`;
     let bytes = 0;
     const limit = opts.maxBytes ?? Number.POSITIVE_INFINITY;
@@ -60,33 +78,48 @@ export class LocalStorage implements Storage {
     return { bytes };
   }
 
-  async putText(key: string, text: string): Promise<void> {
-    const target = this.pathOf(key);
-    await fsp.mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
+  async putBytes(key: string, body: Buffer | string, _opts?: { contentType?: string }): Promise<void> {
+    const target = await this.prepare(key);
     const temp = `${target}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(temp, text, { mode: PRIVATE_FILE_MODE });
-    await fsp.rename(temp, target);
+    try {
+      await fsp.writeFile(temp, body, { mode: PRIVATE_FILE_MODE });
+      await fsp.rename(temp, target);
+    } catch (err) {
+      await fsp.rm(temp, { force: true });
+      throw err;
+    }
   }
 
   async readText(key: string): Promise<string | undefined> {
+    return (await this.readBytes(key))?.toString('utf8');
+  }
+
+  async readBytes(key: string): Promise<Buffer | undefined> {
+    const file = this.pathOf(key);
     try {
-      return await fsp.readFile(this.pathOf(key), 'utf8');
+      return await fsp.readFile(file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isMissing(err)) return undefined;
       throw err;
     }
   }
 
   read(key: string, range?: { start: number; end: number }): Readable {
-    return fs.createReadStream(this.pathOf(key), range);
+    return fs.createReadStream(this.pathOf(key), range && { start: range.start, end: range.end });
   }
 
   async stat(key: string): Promise<StoredObject | undefined> {
+    const file = this.pathOf(key);
     try {
-      const s = await fsp.stat(this.pathOf(key));
-      return s.isFile() ? { size: s.size, modified: s.mtime } : undefined;
-    } catch {
-      return undefined;
+      const s = await fsp.stat(file, { bigint: true });
+      if (!s.isFile()) return undefined;
+      // Every put renames a new file into place, so the inode changes with the bytes even when two
+      // puts of the same size land within one tick of the file system's clock.
+      const etag = `"${s.ino.toString(16)}-${s.size.toString(16)}-${s.mtimeNs.toString(16)}"`;
+      return { size: Number(s.size), modified: new Date(Number(s.mtimeMs)), etag };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
     }
   }
 
@@ -98,8 +131,9 @@ export class LocalStorage implements Storage {
         .filter((e) => e.isFile())
         .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
         .sort();
-    } catch {
-      return [];
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
     }
   }
 
@@ -107,7 +141,13 @@ export class LocalStorage implements Storage {
     await fsp.rm(this.pathOf(prefix), { recursive: true, force: true });
   }
 
-  localDir(prefix: string): string {
-    return this.pathOf(prefix);
+  /** The stored file itself: nothing is copied, so `release` has nothing to remove. */
+  async localCopy(key: string, _scratchDir: string): Promise<LocalCopy> {
+    const file = this.pathOf(key);
+    const s = await fsp.stat(file);
+    if (!s.isFile()) {
+      throw Object.assign(new Error(`no such object: ${key}`), { code: 'ENOENT' });
+    }
+    return { path: file, release: () => Promise.resolve() };
   }
 }
