@@ -25,6 +25,7 @@ import { launchChromium } from '../helpers/browser.ts';
 import { BARCODE_BITS, BARCODE_BOX, startPublisher } from '../helpers/live.ts';
 import { until } from '../helpers/api.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startBackend } from './backends.ts';
 import { table } from './measure.ts';
 
 const exec = promisify(execFile);
@@ -294,6 +295,13 @@ export async function run(): Promise<void> {
         LIVE_PASSTHROUGH: 'off',
       }),
     ];
+    // The same default scenario on the scale-out engines: segments into S3, playlists via Redis.
+    const scaled = await startBackend('postgres+s3');
+    try {
+      latency.push(await latencyScenario('default, on PostgreSQL + S3 (s3rver)', scaled.env));
+    } finally {
+      await scaled.stop();
+    }
     console.log(table(latency));
 
     console.log('\ncapacity: simultaneous 720p30 streams at speed >= 1.0');

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startServer } from '../../src/main.ts';
+import { BENCH_BACKENDS, startBackend, type BenchBackend } from './backends.ts';
 import { makeSource } from '../helpers/media.ts';
 import { dirBytes, measure, runCommand, table } from './measure.ts';
 
@@ -69,6 +70,44 @@ function perRungCommand(src: string, out: string, r: (typeof RUNGS)[number]): st
   ];
 }
 
+/** One upload -> ready through a real onair on `backend`; wall/CPU measured around it. */
+async function onairRun(src: string, dataDir: string, backend: BenchBackend) {
+  const store = await startBackend(backend);
+  const env = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    X264_PRESET: PRESET,
+    REDIS_URL: '',
+    ...store.env,
+  };
+  const server = await startServer(loadConfig(env), env);
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // let the worker process come up, as in steady state
+    const client = new OnairClient(server.url, server.generatedApiKey!);
+    let uploadedAt = 0;
+    let firstPlayable = Number.NaN;
+    const o = await measure(async () => {
+      const asset = await client.upload(src, 'bench');
+      uploadedAt = performance.now();
+      for (;;) {
+        const a = await client.getAsset(asset.id);
+        if (Number.isNaN(firstPlayable) && a.playback)
+          firstPlayable = (performance.now() - uploadedAt) / 1000;
+        if (a.status === 'ready' || a.status === 'failed') return a;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    if (o.result.status !== 'ready') throw new Error(`onair (${backend}) failed: ${o.result.error}`);
+    return { ...o, firstPlayable };
+  } finally {
+    await server.close();
+    await store.stop();
+  }
+}
+
 export async function run(): Promise<void> {
   const cacheDir = path.resolve('data/bench');
   fs.mkdirSync(cacheDir, { recursive: true });
@@ -90,36 +129,13 @@ export async function run(): Promise<void> {
       for (const r of RUNGS) await runCommand('ffmpeg', perRungCommand(src, bDir, r));
     });
 
-    console.log('onair: upload -> ready...');
-    const dataDir = path.join(work, 'onair');
-    const env = {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      X264_PRESET: PRESET,
-      REDIS_URL: '',
-    };
-    const server = await startServer(loadConfig(env), env);
-    await new Promise((r) => setTimeout(r, 1500)); // let the worker process come up, as in steady state
-    const client = new OnairClient(server.url, server.generatedApiKey!);
-    let uploadedAt = 0;
-    let firstPlayable = Number.NaN;
-    const o = await measure(async () => {
-      const asset = await client.upload(src, 'bench');
-      uploadedAt = performance.now();
-      for (;;) {
-        const a = await client.getAsset(asset.id);
-        if (Number.isNaN(firstPlayable) && a.playback)
-          firstPlayable = (performance.now() - uploadedAt) / 1000;
-        if (a.status === 'ready' || a.status === 'failed') return a;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    });
-    await server.close();
-    if (o.result.status !== 'ready') throw new Error(`onair failed: ${o.result.error}`);
-
+    // onair, on each backend in turn: the same source, the same machine, one run.
+    const runs: { backend: BenchBackend; o: Awaited<ReturnType<typeof onairRun>> }[] = [];
+    for (const backend of BENCH_BACKENDS) {
+      console.log(`onair (${backend}): upload -> ready...`);
+      runs.push({ backend, o: await onairRun(src, path.join(work, `onair-${backend}`), backend) });
+    }
+    const o = runs[0]!.o;
     const speed = (wall: number) => `${(SECONDS / wall).toFixed(2)}x`;
     console.log(
       `\nVOD ladder, ${SECONDS} s 1080p30 source, x264 ${PRESET}, 2-s GOP, 2-s fMP4 segments, ${os.cpus().length} cores\n`,
@@ -138,18 +154,25 @@ export async function run(): Promise<void> {
           cpu_s: b.cpuSeconds.toFixed(1),
           speed: speed(b.wallSeconds),
         },
-        {
-          run: 'onair upload->ready',
-          wall_s: o.wallSeconds.toFixed(1),
-          cpu_s: o.cpuSeconds.toFixed(1),
-          speed: speed(o.wallSeconds),
-        },
+        ...runs.map(({ backend, o: r }) => ({
+          run: `onair upload->ready, ${backend}`,
+          wall_s: r.wallSeconds.toFixed(1),
+          cpu_s: r.cpuSeconds.toFixed(1),
+          speed: speed(r.wallSeconds),
+        })),
       ]),
     );
-    console.log(`\nonair / (a) wall: ${(o.wallSeconds / a.wallSeconds).toFixed(3)}   (target <= 1.10)`);
-    console.log(`(b) / onair wall: ${(b.wallSeconds / o.wallSeconds).toFixed(3)}   (target >= 1.3)`);
-    console.log(`onair / (a) cpu:  ${(o.cpuSeconds / a.cpuSeconds).toFixed(3)}`);
-    console.log(`first playable after upload: ${firstPlayable.toFixed(1)} s   (target <= 10 s)`);
+    for (const { backend, o: r } of runs) {
+      console.log(`\n${backend}:`);
+      console.log(`  onair / (a) wall: ${(r.wallSeconds / a.wallSeconds).toFixed(3)}   (target <= 1.10)`);
+      console.log(`  (b) / onair wall: ${(b.wallSeconds / r.wallSeconds).toFixed(3)}   (target >= 1.3)`);
+      console.log(`  onair / (a) cpu:  ${(r.cpuSeconds / a.cpuSeconds).toFixed(3)}`);
+      console.log(`  first playable after upload: ${r.firstPlayable.toFixed(1)} s   (target <= 10 s)`);
+    }
+    const [local, scaled] = runs.map((r) => r.o.wallSeconds / a.wallSeconds);
+    console.log(
+      `\nupload->ready ratio to (a), postgres+s3 vs sqlite+local: ${(((scaled! - local!) / local!) * 100).toFixed(1)} %   (target within 5 %)`,
+    );
     console.log('\nbytes per rung:');
     console.log(
       table(
