@@ -5,13 +5,15 @@ import type { Ladder } from './vod-ladder.ts';
 
 /**
  * The live ffmpeg: one process per stream period (from a connect to its disconnect), pulling the
- * presenter's RTMP feed and writing every rendition as fMP4 HLS into `<rendition>/<period>/`.
- * The job that runs it stitches periods into the public live playlists (`live-playlist.ts`).
+ * presenter's RTMP feed and writing every rendition as fMP4 HLS to `<rendition>/<period>/` of a
+ * segment sink session (HTTP PUT, `src/media/hls-sink.ts`). The job that runs it stitches periods
+ * into the public live playlists (`live-playlist.ts`).
  */
 export interface LiveTranscodePlan {
   readonly input: string;
-  readonly outputDir: string;
-  /** Folder name of this period under each rendition, e.g. `p0003`. */
+  /** Base URL of the sink session the period writes to. */
+  readonly outputUrl: string;
+  /** Folder name of this period under each rendition, e.g. `p0003-3fa9`. */
   readonly period: string;
   readonly ladder: Ladder;
   /** Copy the source video as the top rung instead of encoding it (halves the CPU of a stream). */
@@ -91,7 +93,7 @@ export function buildLiveTranscodeArgs(plan: LiveTranscodePlan): string[] {
       rungNames: rungs.map((r) => r.name),
       audio: plan.audio,
       segmentSeconds: plan.segmentSeconds,
-      dir: `${plan.outputDir}/%v/${plan.period}`,
+      url: `${plan.outputUrl}/%v/${plan.period}`,
       mode: 'live',
     }),
   );

@@ -3,13 +3,23 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMasterPlaylist, parseMediaPlaylist, type MediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { verifyWebhook } from '../../src/services/webhooks.ts';
+import { loadConfig } from '../../src/config.ts';
+import { LiveSession } from '../../src/live/live-session.ts';
+import { signedPullUrl, startRtmpIngest, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
+import { createLogger } from '../../src/log.ts';
+import { HlsSink } from '../../src/media/hls-sink.ts';
+import { freePort } from '../../src/services/embedded-redis.ts';
+import { LocalStorage } from '../../src/storage/local-storage.ts';
 import { obsLikePublish, startPublisher, type Publisher } from '../helpers/live.ts';
 import { firstFrameOf } from '../helpers/media.ts';
 import { apiCall, until } from '../helpers/api.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { childProcesses, isAlive } from '../helpers/onair-process.ts';
+import { startTestServer, testEnv, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
 let work: string;
@@ -117,6 +127,22 @@ async function rendition(master: string, index: number): Promise<{ url: string; 
 
 function discontinuities(playlistText: string): number {
   return playlistText.split('\n').filter((l) => l === '#EXT-X-DISCONTINUITY').length;
+}
+
+/** MONITOR shows each argument escaped as Redis prints strings (`\n`, `\"`, `\xHH`). */
+function unescapeMonitor(text: string): string {
+  const named: Record<string, string> = {
+    n: '\n',
+    r: '\r',
+    t: '\t',
+    a: '\x07',
+    b: '\b',
+    '"': '"',
+    '\\': '\\',
+  };
+  return text.replace(/\\(x[0-9a-fA-F]{2}|[nrtab"\\])/g, (_, c: string) =>
+    c.startsWith('x') ? String.fromCharCode(parseInt(c.slice(1), 16)) : named[c]!,
+  );
 }
 
 describe('live ingest', () => {
@@ -326,6 +352,76 @@ describe('live ingest', () => {
     expect((await text(board)).startsWith('WEBVTT')).toBe(true);
   });
 
+  it('never publishes a live playlist naming a segment that is not in storage (checked as each is published)', async () => {
+    // Every live playlist the live job publishes goes through Redis: watch every SET as Redis runs it,
+    // and look each listed file up in storage (the same media folder the worker writes) right then.
+    const storage = new LocalStorage(path.join(server.dataDir, 'media'));
+    const root = path.join(server.dataDir, 'media');
+    const client = new Redis(server.redisUrl);
+    const monitor = await client.monitor();
+    const problems: string[] = [];
+    const fetched: Promise<void>[] = [];
+    const published = new Map<string, Set<string>>();
+    let media = 0;
+    let masters = 0;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      try {
+        check(args[0], args[1], args[2] === undefined ? undefined : unescapeMonitor(args[2]));
+      } catch (err) {
+        problems.push(`could not check ${args[1]}: ${String(err)}`);
+      }
+    });
+    function check(command: string | undefined, key: string | undefined, value: string | undefined): void {
+      const match = /^onair:live-hls:([^:]+):(.+)$/.exec(key ?? '');
+      if (command?.toLowerCase() !== 'set' || !match || value === undefined) return;
+      const [, assetId, file] = match as unknown as [string, string, string];
+      const prefix = `assets/${assetId}/live`;
+      const seen = published.get(assetId) ?? new Set<string>();
+      published.set(assetId, seen);
+      seen.add(file);
+      if (file === 'master.m3u8') {
+        masters += 1;
+        // A master names only playlists already published.
+        for (const v of parseMasterPlaylist(value).variants)
+          if (!seen.has(v.uri)) problems.push(`master names ${v.uri} before it was published`);
+        return;
+      }
+      media += 1;
+      const dir = `${prefix}/${file.slice(0, file.lastIndexOf('/'))}`;
+      const playlist = parseMediaPlaylist(value);
+      const uris = new Set(playlist.segments.flatMap((s) => [s.uri, ...(s.mapUri ? [s.mapUri] : [])]));
+      for (const uri of uris) {
+        const key = `${dir}/${uri}`;
+        // At the instant of publication (no await in between)...
+        if (!fs.existsSync(path.join(root, key))) problems.push(`${file} named ${uri} before it was stored`);
+        // ...and its bytes, through the storage interface.
+        fetched.push(
+          storage.readBytes(key).then((bytes) => {
+            if (!bytes?.length) problems.push(`${file} names ${uri}, which storage does not have`);
+          }),
+        );
+      }
+    }
+    try {
+      const event = await createLiveEvent();
+      const first = publish(event, { keyframeSeconds: 1 });
+      await until('live', async () => (await info(event)).playback?.live);
+      await until('a few published playlists', () => media >= 20);
+      await first.drop();
+      await until('reconnecting', async () => (await info(event)).liveStatus === 'reconnecting');
+      const second = publish(event, { keyframeSeconds: 1, seconds: 6 });
+      await second.exited;
+      await until('the replay', async () => (await info(event)).playback?.complete, 30_000);
+    } finally {
+      monitor.disconnect();
+      client.disconnect();
+    }
+    await Promise.all(fetched);
+    expect(problems).toEqual([]);
+    expect(masters).toBeGreaterThanOrEqual(1);
+    expect(media).toBeGreaterThan(30);
+  });
+
   it('moves a stream to another worker when its worker is killed, keeping what was recorded', async () => {
     const event = await createLiveEvent();
     publish(event);
@@ -377,7 +473,164 @@ describe('live ingest', () => {
     expect(after.segments.map((s) => s.uri)).toEqual(
       expect.arrayContaining(before.segments.map((s) => s.uri)),
     );
+    // Nobody wrote a pid down or kept a work folder: the recording is media, playlists and live.json
+    // (and the storage adapter's own in-flight `.part`/`.tmp` files).
+    const { json } = await api<{ assetId: string }>('GET', `/api/events/${event.id}`);
+    const stored = await new LocalStorage(path.join(server.dataDir, 'media')).list(`assets/${json.assetId}`);
+    expect(stored.filter((f) => !/\.(m4s|mp4|m3u8|part|tmp)$|\/live\/live\.json$/.test(f))).toEqual([]);
     await api('POST', `/api/events/${event.id}/end`);
     await until('the replay', async () => (await info(event)).playback?.complete);
+  });
+});
+
+/**
+ * The live session in this process, against a real RTMP ingest, ffmpeg, segment sink, Redis and
+ * local storage: what the job's abort reasons do to it.
+ */
+describe('the live session when its job is taken away', () => {
+  const playSecret = 'test-play-secret';
+  let ingest: RunningIngest;
+  let sink: HlsSink;
+  let redis: Redis;
+  let storage: WriteLog;
+  const quiet = createLogger('error');
+
+  /** Local storage that notes when each write started. */
+  class WriteLog extends LocalStorage {
+    readonly starts: { key: string; at: number }[] = [];
+    override putBytes(key: string, body: Buffer | string, opts?: { contentType?: string }): Promise<void> {
+      this.starts.push({ key, at: performance.now() });
+      return super.putBytes(key, body, opts);
+    }
+    override putStream(key: string, body: Readable, opts?: { maxBytes?: number; contentType?: string }) {
+      this.starts.push({ key, at: performance.now() });
+      return super.putStream(key, body, opts);
+    }
+  }
+
+  beforeAll(async () => {
+    ingest = await startRtmpIngest({
+      port: await freePort(),
+      host: '127.0.0.1',
+      playSecret,
+      dataDir: work,
+      log: quiet,
+      hooks: {
+        authorize: () => Promise.resolve({ ok: true, streamName: 'in-process' }),
+        started() {},
+        stopped() {},
+        closed() {},
+      },
+    });
+    storage = new WriteLog(path.join(work, 'media'));
+    sink = await HlsSink.start(storage, quiet);
+    redis = new Redis(server.redisUrl);
+  });
+
+  afterAll(async () => {
+    await sink?.close();
+    await ingest?.stop();
+    redis?.disconnect();
+  });
+
+  function openSession(assetId: string, over: () => 'organiser-ended' | undefined = () => undefined) {
+    const config = loadConfig(testEnv(work));
+    return LiveSession.open({
+      eventId: 'ev_in_process',
+      assetId,
+      storage,
+      redis,
+      sink,
+      log: quiet,
+      config,
+      tickMs: 100,
+      pullUrl: () => signedPullUrl('127.0.0.1', ingest.port, 'in-process', playSecret),
+      watch: {
+        publisher: () =>
+          Promise.resolve({
+            session: 'pub-1',
+            ingestHost: '127.0.0.1',
+            ingestPort: ingest.port,
+            since: 0,
+            inputBitrate: 1,
+          }),
+        presenterStopped: () => Promise.resolve(false),
+        over: () => Promise.resolve(over()),
+      },
+    });
+  }
+
+  /** An encoder pushing to the in-process ingest (any key is accepted there). */
+  function encode(): Publisher {
+    const p = startPublisher(`rtmp://127.0.0.1:${ingest.port}/live/k`, { keyframeSeconds: 1 });
+    publishers.push(p);
+    return p;
+  }
+
+  /** The ffmpeg this process runs for the session (its pull carries a signed URL). */
+  const livePulls = () => childProcesses(process.pid).filter((c) => c.cmdline.includes('sign='));
+
+  async function onAirWithSegments(session: LiveSession, segments: number): Promise<void> {
+    let published = 0;
+    let onAir = false;
+    session.on('on-air', () => void (onAir = true));
+    session.on('playlist', ({ file }) => void (file.startsWith('720p/') && (published += 1)));
+    await until('on air with a few segments', () => onAir && published >= segments, 30_000);
+  }
+
+  it('lost lock: kills its own ffmpeg at once and starts no write after the abort', async () => {
+    const encoder = encode();
+    const session = await openSession('as_lock_lost');
+    const job = new AbortController();
+    const running = session.run({ signal: job.signal, abandon: (why) => why === 'lock lost' });
+    await onAirWithSegments(session, 3);
+    const ffmpeg = livePulls();
+    expect(ffmpeg).toHaveLength(1);
+    const published = await redis.get('onair:live-hls:as_lock_lost:720p/index.m3u8');
+    const abortedAt = performance.now();
+    job.abort('lock lost');
+    await expect(running).rejects.toMatchObject({ abandoned: true });
+    expect(performance.now() - abortedAt).toBeLessThan(2000);
+    expect(isAlive(ffmpeg[0]!.pid)).toBe(false);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(storage.starts.filter((w) => w.key.includes('as_lock_lost') && w.at > abortedAt)).toEqual([]);
+    expect(await redis.get('onair:live-hls:as_lock_lost:720p/index.m3u8')).toBe(published);
+    await encoder.drop();
+  });
+
+  it('shutdown: ffmpeg ends its segment, the next worker resumes from storage with a new period', async () => {
+    const encoder = encode();
+    const first = await openSession('as_handover');
+    const job = new AbortController();
+    const running = first.run({ signal: job.signal, abandon: (why) => why === 'lock lost' });
+    await onAirWithSegments(first, 3);
+    job.abort('shutdown');
+    await expect(running).rejects.toMatchObject({ abandoned: false });
+    expect(livePulls()).toEqual([]);
+    const period = JSON.parse((await storage.readText('assets/as_handover/live/live.json'))!) as {
+      periods: { name: string; startedAtMs: number }[];
+    };
+    expect(period.periods).toHaveLength(1);
+    // ffmpeg was stopped with SIGINT: its last playlist (with its end) reached storage.
+    const stored = await storage.readText(
+      `assets/as_handover/live/720p/${period.periods[0]!.name}/index.m3u8`,
+    );
+    expect(stored).toContain('#EXT-X-ENDLIST');
+    const before = parseMediaPlaylist(stored!).segments.length;
+
+    let ended = false;
+    const second = await openSession('as_handover', () => (ended ? 'organiser-ended' : undefined));
+    expect(second.resumed).toBe(true);
+    const again = second.run();
+    await onAirWithSegments(second, 2);
+    ended = true;
+    expect(await again).toBe('organiser-ended');
+    const recording = (await second.finish())!;
+    const top = recording.playlists.get('720p')!;
+    expect(top.segments.filter((s) => s.discontinuity)).toHaveLength(1);
+    expect(top.segments.findIndex((s) => s.discontinuity)).toBe(before);
+    expect(new Set(top.segments.map((s) => s.uri.split('/')[0])).size).toBe(2);
+    expect(await redis.get('onair:live-hls:as_handover:720p/index.m3u8')).toContain('#EXT-X-ENDLIST');
+    await encoder.drop();
   });
 });

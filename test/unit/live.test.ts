@@ -1,16 +1,31 @@
 import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
 import {
   mapUriAt,
+  parseMasterPlaylist,
   parseMediaPlaylist,
   writeMediaPlaylist,
   writeVodMediaPlaylist,
+  type MediaPlaylist,
 } from '../../pipelines/hls-playlist.ts';
 import { buildLiveTranscodeArgs, canPassThrough, type LiveTranscodePlan } from '../../pipelines/live-args.ts';
-import { liveMediaPlaylist, stitchPeriods, type LivePeriod } from '../../pipelines/live-playlist.ts';
+import {
+  LiveTimeline,
+  droppedSeconds,
+  liveMediaPlaylist,
+  periodAnchorMs,
+  periodName,
+  stitchPeriods,
+  type LivePeriod,
+} from '../../pipelines/live-playlist.ts';
 import type { VideoFacts } from '../../pipelines/source-facts.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder } from '../../pipelines/vod-ladder.ts';
 import type { EventRow } from '../../src/db/events.ts';
+import { nextLiveStep, type LiveView } from '../../src/live/live-session.ts';
 import { decidePublish } from '../../src/live/publish-policy.ts';
+import type { SinkTarget } from '../../src/media/hls-sink.ts';
+import { LiveOutput } from '../../src/media/live-output.ts';
+import type { Storage } from '../../src/storage/storage.ts';
 import { redactStreamKeys } from '../../src/live/rtmp-ingest.ts';
 import { signWebhook, verifyWebhook } from '../../src/services/webhooks.ts';
 
@@ -104,8 +119,8 @@ describe('live ffmpeg arguments', () => {
   const ladder = selectLadder(obs720, DEFAULT_LADDER_POLICY);
   const plan: LiveTranscodePlan = {
     input: 'rtmp://127.0.0.1:1935/live/k?sign=1-x',
-    outputDir: '/out',
-    period: 'p0002',
+    outputUrl: 'http://127.0.0.1:9000/0123abcd',
+    period: 'p0002-3fa9',
     ladder,
     passthrough: true,
     audio: true,
@@ -126,7 +141,12 @@ describe('live ffmpeg arguments', () => {
     expect(args[args.indexOf('-var_stream_map') + 1]).toBe(
       'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p v:2,agroup:aud,name:360p a:0,agroup:aud,name:audio',
     );
-    expect(args.at(-1)).toBe('/out/%v/p0002/index.m3u8');
+    // Into the segment sink, by HTTP PUT: no folder, nothing for a directory poller.
+    expect(args.at(-1)).toBe('http://127.0.0.1:9000/0123abcd/%v/p0002-3fa9/index.m3u8');
+    expect(args[args.indexOf('-hls_segment_filename') + 1]).toBe(
+      'http://127.0.0.1:9000/0123abcd/%v/p0002-3fa9/seg_%05d.m4s',
+    );
+    expect(args[args.indexOf('-method') + 1]).toBe('PUT');
     expect(args[args.indexOf('-hls_list_size') + 1]).toBe('0');
   });
 
@@ -185,5 +205,340 @@ describe('webhook signatures', () => {
     expect(verifyWebhook('whsec_1', '{"a":2}', header, 1100)).toBe(false);
     expect(verifyWebhook('whsec_2', '{"a":1}', header, 1100)).toBe(false);
     expect(verifyWebhook('whsec_1', '{"a":1}', header, 2000)).toBe(false);
+  });
+});
+
+describe('live periods held in memory', () => {
+  const t0 = Date.UTC(2026, 10, 25, 10, 0, 0);
+  const playlistOf = (count: number, ended = false): MediaPlaylist => ({
+    ...period('x', count, 0).playlist,
+    ended,
+  });
+
+  it('anchors a period at its top rung first segment: finished minus its duration', () => {
+    const finished = new Map([['seg_00000.m4s', t0 + 2_100]]);
+    expect(periodAnchorMs(playlistOf(3), (uri) => finished.get(uri))).toBe(t0 + 100);
+    expect(periodAnchorMs(playlistOf(3), () => undefined)).toBeUndefined();
+    expect(periodAnchorMs(playlistOf(0), () => t0)).toBeUndefined();
+  });
+
+  it('names periods in order, apart per worker run', () => {
+    expect(periodName(3, '3fa9')).toBe('p0003-3fa9');
+  });
+
+  it('stitches anchored periods only, and takes no older playlist that arrives late', () => {
+    const timeline = new LiveTimeline(['720p', 'audio']);
+    timeline.begin('p0001-aaaa');
+    expect(timeline.update('720p', 'p0001-aaaa', playlistOf(2))).toBe(true);
+    // Not anchored yet: nothing can be listed (no EXT-X-PROGRAM-DATE-TIME to give it).
+    expect(timeline.segments('720p')).toEqual([]);
+    timeline.anchor('p0001-aaaa', t0);
+    expect(timeline.segments('720p').map((s) => s.uri)).toEqual([
+      'p0001-aaaa/seg_00000.m4s',
+      'p0001-aaaa/seg_00001.m4s',
+    ]);
+    expect(timeline.update('720p', 'p0001-aaaa', playlistOf(1))).toBe(false);
+    expect(timeline.update('720p', 'p0001-aaaa', playlistOf(2))).toBe(false);
+    expect(timeline.update('720p', 'p0001-aaaa', playlistOf(2, true))).toBe(true);
+    expect(timeline.update('720p', 'p0009-zzzz', playlistOf(2))).toBe(false);
+
+    timeline.begin('p0002-bbbb');
+    timeline.update('720p', 'p0002-bbbb', playlistOf(3));
+    timeline.anchor('p0002-bbbb', t0 + 10_000);
+    // The audio rendition has nothing yet: it lists nothing, the video both periods.
+    expect(timeline.segments('audio')).toEqual([]);
+    const all = timeline.segments('720p');
+    expect(all).toEqual(
+      stitchPeriods([
+        { name: 'p0001-aaaa', playlist: playlistOf(2, true), startedAtMs: t0 },
+        { name: 'p0002-bbbb', playlist: playlistOf(3), startedAtMs: t0 + 10_000 },
+      ]),
+    );
+    expect(all[2]).toMatchObject({ discontinuity: true, mapUri: 'p0002-bbbb/init_0.mp4' });
+    expect(all[2]!.programDateTime).toBe('2026-11-25T10:00:10.000Z');
+    // 4 s recorded, then 6 s lost before the second period.
+    expect(droppedSeconds(timeline.periodsOf('720p'))).toBe(6);
+    expect(timeline.recording('720p')).toMatchObject({ mediaSequence: 0, ended: true });
+    expect(timeline.recording('720p').segments).toHaveLength(5);
+  });
+
+  it('a timeline rebuilt from the stored records and period playlists publishes the same window', () => {
+    const window = { windowSeconds: 4, minSegments: 2, segmentSeconds: 2 };
+    const first = new LiveTimeline(['720p']);
+    first.begin('p0001-aaaa');
+    first.anchor('p0001-aaaa', t0);
+    first.update('720p', 'p0001-aaaa', playlistOf(5));
+    first.begin('p0002-bbbb'); // begun, never anchored: the worker died before its first segment
+    const rebuilt = new LiveTimeline(['720p'], first.records);
+    rebuilt.update(
+      '720p',
+      'p0001-aaaa',
+      parseMediaPlaylist(writeMediaPlaylist(first.playlist('720p', 'p0001-aaaa')!)),
+    );
+    expect(rebuilt.records).toEqual([{ name: 'p0001-aaaa', startedAtMs: t0 }, { name: 'p0002-bbbb' }]);
+    expect(writeMediaPlaylist(rebuilt.window('720p', false, window)!)).toBe(
+      writeMediaPlaylist(first.window('720p', false, window)!),
+    );
+    // The next period goes on after them, its number past every name ever given.
+    expect(rebuilt.records).toHaveLength(2);
+    expect(rebuilt.current).toBe('p0002-bbbb');
+  });
+});
+
+describe('the live session decides', () => {
+  const base: LiveView = {
+    over: undefined,
+    publisher: 'pub-1',
+    period: { publisher: 'pub-1', exited: false },
+    presenterStopped: false,
+    secondsWithoutPublisher: 0,
+    graceSeconds: 20,
+    mayStart: true,
+  };
+
+  it('what to do from what it sees', () => {
+    expect(nextLiveStep(base)).toEqual({ kind: 'wait', encoderGone: false });
+    expect(nextLiveStep({ ...base, over: 'deleted' })).toEqual({ kind: 'end', reason: 'deleted' });
+    expect(nextLiveStep({ ...base, over: 'organiser-ended' })).toEqual({
+      kind: 'end',
+      reason: 'organiser-ended',
+    });
+    expect(nextLiveStep({ ...base, period: { publisher: 'pub-1', exited: true } })).toMatchObject({
+      kind: 'stop-period',
+    });
+    expect(nextLiveStep({ ...base, publisher: 'pub-2' })).toEqual({
+      kind: 'stop-period',
+      why: 'the encoder reconnected',
+    });
+    expect(nextLiveStep({ ...base, publisher: undefined })).toEqual({
+      kind: 'stop-period',
+      why: 'the encoder left',
+    });
+    expect(nextLiveStep({ ...base, period: undefined })).toEqual({ kind: 'start-period' });
+    expect(nextLiveStep({ ...base, period: undefined, mayStart: false })).toMatchObject({ kind: 'wait' });
+    const gone = { ...base, period: undefined, publisher: undefined };
+    expect(nextLiveStep(gone)).toEqual({ kind: 'wait', encoderGone: true });
+    expect(nextLiveStep({ ...gone, presenterStopped: true })).toEqual({
+      kind: 'end',
+      reason: 'presenter-stopped',
+    });
+    expect(nextLiveStep({ ...gone, secondsWithoutPublisher: 21 })).toEqual({
+      kind: 'end',
+      reason: 'encoder-gone',
+    });
+  });
+});
+
+/** Storage in memory, logging every write in order (a fake of the interface for the logic around it). */
+class MemoryStorage {
+  readonly kind = 'local';
+  readonly objects = new Map<string, Buffer>();
+  readonly writes: string[] = [];
+  putBytes(key: string, body: Buffer | string): Promise<void> {
+    this.objects.set(key, Buffer.from(body));
+    this.writes.push(key);
+    return Promise.resolve();
+  }
+  readText(key: string): Promise<string | undefined> {
+    return Promise.resolve(this.objects.get(key)?.toString('utf8'));
+  }
+}
+
+/** The part of Redis `publishLivePlaylist` uses; every publish is checked against storage as it happens. */
+class CheckingRedis {
+  readonly values = new Map<string, string>();
+  readonly problems: string[] = [];
+  readonly published: string[] = [];
+  constructor(
+    private readonly storage: MemoryStorage,
+    private readonly prefix: string,
+  ) {}
+  set(key: string, value: string): Promise<'OK'> {
+    const file = key.split(':').at(-1)!;
+    this.published.push(file);
+    if (file === 'master.m3u8') {
+      for (const v of parseMasterPlaylist(value).variants)
+        if (!this.values.has(key.replace(file, v.uri))) this.problems.push(`master names ${v.uri} first`);
+    } else {
+      const dir = `${this.prefix}/${file.split('/')[0]}`;
+      const playlist = parseMediaPlaylist(value);
+      for (const s of playlist.segments)
+        for (const uri of [s.uri, ...(s.mapUri ? [s.mapUri] : [])])
+          if (!this.storage.objects.has(`${dir}/${uri}`)) this.problems.push(`${file} names ${uri}`);
+    }
+    this.values.set(key, value);
+    return Promise.resolve('OK');
+  }
+  del(...keys: string[]): Promise<number> {
+    for (const k of keys) this.values.delete(k);
+    return Promise.resolve(keys.length);
+  }
+}
+
+describe('live output: in-memory playlists published to Redis and storage', () => {
+  const ladder = selectLadder(obs720, DEFAULT_LADDER_POLICY);
+  const renditions = ['720p', '480p', '360p', 'audio'];
+  const assetId = 'as_live';
+  const prefix = `assets/${assetId}/live`;
+  const avcHead = Buffer.from([0, 0, 0, 0, 0x61, 0x76, 0x63, 0x43, 1, 0x64, 0x00, 0x1f, 0, 0, 0, 0]);
+  const window = { windowSeconds: 6, minSegments: 2, segmentSeconds: 2 };
+  const t0 = Date.UTC(2026, 10, 25, 10, 0, 0);
+  const log = { debug() {}, info() {}, warn() {}, error() {}, child: () => log };
+
+  /** What ffmpeg would PUT: its period playlist listing `count` segments. */
+  function ffmpegPlaylist(index: number, count: number, ended = false): string {
+    const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:0'];
+    lines.push(`#EXT-X-MAP:URI="init_${index}.mp4"`);
+    for (let i = 0; i < count; i++) lines.push('#EXTINF:2.000000,', `seg_${String(i).padStart(5, '0')}.m4s`);
+    if (ended) lines.push('#EXT-X-ENDLIST');
+    return lines.join('\n') + '\n';
+  }
+
+  /** Plays the segment sink's part: stores media files, hands over playlists with `isStored`. */
+  function fakeSink(storage: MemoryStorage, target: SinkTarget, period: string) {
+    const stored = new Set<string>();
+    return {
+      async store(rendition: string, file: string, finishedAtMs = Date.now()): Promise<void> {
+        const path = `${rendition}/${period}/${file}`;
+        const isInit = file.endsWith('.mp4');
+        storage.objects.set(`${target.prefix}/${path}`, isInit ? avcHead : Buffer.alloc(1000));
+        await target.onStored?.({
+          path,
+          bytes: 1000,
+          head: isInit && rendition !== 'audio' ? avcHead : undefined,
+          finishedAtMs,
+        });
+        stored.add(path);
+      },
+      playlist(rendition: string, text: string): Promise<void> {
+        return target.onPlaylist(`${rendition}/${period}/index.m3u8`, text, (p) => stored.has(p));
+      },
+    };
+  }
+
+  async function newOutput(storage: MemoryStorage, redis: CheckingRedis) {
+    return LiveOutput.resume({
+      storage: storage as unknown as Storage,
+      redis: redis as unknown as Redis,
+      assetId,
+      window,
+      log,
+    });
+  }
+
+  /** `count` segments of a period in every rendition, each playlist sent before its last segment is stored. */
+  async function record(sink: ReturnType<typeof fakeSink>, from: number, count: number, startMs: number) {
+    for (let i = from; i < from + count; i++) {
+      for (const [index, r] of renditions.entries()) {
+        if (i === 0) await sink.store(r, `init_${index}.mp4`);
+        // ffmpeg sends the playlist naming segment i while segment i is still on its way.
+        await sink.playlist(r, ffmpegPlaylist(index, i + 1));
+        await sink.store(r, `seg_${String(i).padStart(5, '0')}.m4s`, startMs + (i + 1) * 2000);
+        await sink.playlist(r, ffmpegPlaylist(index, i + 1));
+      }
+    }
+  }
+
+  it('publishes only stored segments, in order: state, period playlist, window, then the master', async () => {
+    const storage = new MemoryStorage();
+    const redis = new CheckingRedis(storage, prefix);
+    const output = await newOutput(storage, redis);
+    const onAir: string[] = [];
+    output.hooks = { onAir: (p) => onAir.push(p) };
+    await output.setLayout({ ladder, audio: true });
+    const { name, target } = await output.beginPeriod();
+    expect(name).toMatch(/^p0001-[0-9a-f]{4}$/);
+    expect(target.prefix).toBe(prefix);
+    const sink = fakeSink(storage, target, name);
+    await record(sink, 0, 4, t0);
+
+    expect(redis.problems).toEqual([]);
+    const top = redis.values.get(`onair:live-hls:${assetId}:720p/index.m3u8`)!;
+    // A 6 s window of 2 s segments.
+    expect(parseMediaPlaylist(top).segments.map((s) => s.uri)).toEqual(
+      [1, 2, 3].map((i) => `${name}/seg_0000${i}.m4s`),
+    );
+    expect(top).toContain('#EXT-X-PROGRAM-DATE-TIME:2026-11-25T10:00:02.000Z');
+    expect(top).toContain('#EXT-X-MEDIA-SEQUENCE:1');
+    expect(storage.objects.get(`${prefix}/720p/index.m3u8`)!.toString()).toBe(top);
+    // The master once every rendition was out, and only then did the period count as on air.
+    const masterAt = redis.published.indexOf('master.m3u8');
+    expect(masterAt).toBeGreaterThan(0);
+    for (const r of renditions) expect(redis.published.indexOf(`${r}/index.m3u8`)).toBeLessThan(masterAt);
+    expect(redis.values.get(`onair:live-hls:${assetId}:master.m3u8`)).toContain('avc1.64001f,mp4a.40.2');
+    expect(onAir).toEqual([name]);
+    // live.json (with the anchor) before any period playlist; each period playlist before its window.
+    const w = storage.writes;
+    // Written with the layout, with the period, then with its anchor.
+    const stateWrites = [...w.entries()].filter(([, k]) => k === `${prefix}/live.json`).map(([i]) => i);
+    expect(stateWrites).toHaveLength(3);
+    const anchoredAt = stateWrites[2]!;
+    expect(anchoredAt).toBeGreaterThan(0);
+    expect(w.findIndex((k) => k === `${prefix}/720p/${name}/index.m3u8`)).toBeGreaterThan(anchoredAt);
+    for (const r of renditions)
+      expect(w.indexOf(`${prefix}/${r}/${name}/index.m3u8`)).toBeLessThan(
+        w.indexOf(`${prefix}/${r}/index.m3u8`),
+      );
+    const state = JSON.parse(storage.objects.get(`${prefix}/live.json`)!.toString()) as {
+      periods: { name: string; startedAtMs: number }[];
+    };
+    expect(state.periods).toEqual([{ name, startedAtMs: t0 }]);
+  });
+
+  it('a worker taking over rebuilds from storage, goes on with a new period, and the replay lists both', async () => {
+    const storage = new MemoryStorage();
+    const redis = new CheckingRedis(storage, prefix);
+    const first = await newOutput(storage, redis);
+    await first.setLayout({ ladder, audio: true });
+    const one = await first.beginPeriod();
+    await record(fakeSink(storage, one.target, one.name), 0, 3, t0);
+    const before = redis.values.get(`onair:live-hls:${assetId}:720p/index.m3u8`)!;
+    // The worker dies here (SIGKILL): nothing more from it. Another one resumes from storage alone.
+    const second = await newOutput(storage, redis);
+    expect(second.resumed).toBe(true);
+    expect(second.layout?.ladder.rungs.map((r) => r.name)).toEqual(['720p', '480p', '360p']);
+    expect(redis.values.get(`onair:live-hls:${assetId}:720p/index.m3u8`)).toBe(before);
+    const two = await second.beginPeriod();
+    expect(two.name).toMatch(/^p0002-/);
+    await record(fakeSink(storage, two.target, two.name), 0, 2, t0 + 10_000);
+    expect(redis.problems).toEqual([]);
+    const after = parseMediaPlaylist(redis.values.get(`onair:live-hls:${assetId}:720p/index.m3u8`)!);
+    // The window moved on by the two new segments: media sequence numbers carry on.
+    expect(after.mediaSequence).toBe(parseMediaPlaylist(before).mediaSequence + 2);
+    expect(after.segments.filter((s) => s.discontinuity)).toHaveLength(1);
+    expect(second.droppedSeconds()).toBe(4);
+
+    const recording = (await second.finish())!;
+    expect(recording.seconds).toBe(10);
+    const replay = recording.playlists.get('720p')!;
+    expect(replay.segments.map((s) => s.uri.split('/')[0])).toEqual([
+      one.name,
+      one.name,
+      one.name,
+      two.name,
+      two.name,
+    ]);
+    // Sizes the sink reported in this run; the dead worker's are looked up by finalizeHls.
+    expect(recording.sizes.get(`720p/${two.name}/seg_00001.m4s`)).toBe(1000);
+    expect(recording.sizes.has(`720p/${one.name}/seg_00001.m4s`)).toBe(false);
+    // Players see the end.
+    expect(redis.values.get(`onair:live-hls:${assetId}:720p/index.m3u8`)).toContain('#EXT-X-ENDLIST');
+    expect(redis.problems).toEqual([]);
+  });
+
+  it('writes nothing once fenced (the lock went to another worker)', async () => {
+    const storage = new MemoryStorage();
+    const redis = new CheckingRedis(storage, prefix);
+    const output = await newOutput(storage, redis);
+    await output.setLayout({ ladder, audio: true });
+    const { name, target } = await output.beginPeriod();
+    const sink = fakeSink(storage, target, name);
+    await record(sink, 0, 2, t0);
+    const writes = storage.writes.length;
+    const published = redis.published.length;
+    output.fence();
+    await record(sink, 2, 2, t0);
+    expect(storage.writes.length).toBe(writes);
+    expect(redis.published.length).toBe(published);
   });
 });
