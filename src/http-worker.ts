@@ -1,11 +1,10 @@
-import path from 'node:path';
 import { loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
 import { connectRedis, RedisOutageLog } from './queue/redis.ts';
-import { LocalStorage } from './storage/local-storage.ts';
+import { openStorage } from './storage/open-storage.ts';
 
 /**
  * An extra HTTP process (HTTP_PROCESSES > 1): the cluster primary in `src/main.ts` has already
@@ -20,7 +19,7 @@ async function main(): Promise<void> {
     throw new Error('http worker started without REDIS_URL or ONAIR_SECRET');
   const log = createLogger(config.logLevel, { role: 'http', pid: process.pid });
   const db = openDatabase(config);
-  const storage = new LocalStorage(path.join(config.dataDir, 'media'));
+  const storage = await openStorage(config);
   const outages = new RedisOutageLog(log);
   const redis = connectRedis(config.redisUrl, outages);
   const queues = new JobQueues(redis, outages.onError);

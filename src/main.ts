@@ -11,8 +11,9 @@ import { JobQueues } from './queue/catalogue.ts';
 import { connectRedis, RedisOutageLog } from './queue/redis.ts';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
-import { ensurePrivateDir, LocalStorage } from './storage/local-storage.ts';
-import { loadSecret } from './services/secret.ts';
+import { ensurePrivateDir } from './storage/local-storage.ts';
+import { openStorage } from './storage/open-storage.ts';
+import { loadSecret, sharesDatabase } from './services/secret.ts';
 import { encryptLegacyWebhookSecrets } from './services/webhooks.ts';
 
 export interface RunningServer {
@@ -114,7 +115,7 @@ export async function startServer(
     await migrateToLatest(db);
     const { generatedKey } = await ensureFirstAccount(db, config.apiKey);
 
-    const storage = new LocalStorage(path.join(config.dataDir, 'media'));
+    const storage = await openStorage(config);
     // Before the server takes uploads: what a crash cut short goes (a half file, a file without a row).
     await removeAbandonedUploads(db, storage, log);
     const outages = new RedisOutageLog(log);
@@ -124,7 +125,7 @@ export async function startServer(
     cleanups.push(() => queues.close());
 
     await queues.schedule('retention-sweep', {}, 3600_000);
-    const secret = loadSecret(config.secret, config.dataDir);
+    const secret = loadSecret(config.secret, config.dataDir, sharesDatabase(config));
     // Webhook signing secrets are kept encrypted; rows from before that are sealed now.
     await encryptLegacyWebhookSecrets(db, secret);
 
@@ -204,10 +205,13 @@ export async function startServer(
   }
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs a server until SIGTERM/SIGINT: `npm start` (every role, one machine) and `npm run api`
+ * (the API and origin alone; workers and ingest run elsewhere) both come here.
+ */
+export async function runServer(config: Config): Promise<void> {
   // What this process and its children create under DATA_DIR is theirs alone (0600 / 0700).
   process.umask(0o077);
-  const config = loadConfig();
   const server = await startServer(config);
   if (server.generatedApiKey) {
     if (process.stdout.isTTY) {
@@ -241,7 +245,7 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((err: unknown) => {
+  runServer(loadConfig()).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });

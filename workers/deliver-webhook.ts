@@ -1,12 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { OutboundRefusal } from '../src/net/outbound-guard.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
-import {
-  deliverWebhook,
-  findWebhookForDelivery,
-  openWebhookSecret,
-  WebhookSecretError,
-} from '../src/services/webhooks.ts';
+import { findWebhookForDelivery } from '../src/db/webhooks.ts';
+import { deliverWebhook, openWebhookSecret, WebhookSecretError } from '../src/services/webhooks.ts';
 import type { WorkerDeps } from './deps.ts';
 
 export function createDeliverWebhookProcessor(deps: WorkerDeps) {

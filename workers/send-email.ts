@@ -4,10 +4,11 @@ import { composeAccessMail, composeSessionMail } from '../src/automated/emails.t
 import { personalLinks } from '../src/automated/links.ts';
 import { mailJobId } from '../src/automated/reminders.ts';
 import { replayDaysOf } from '../src/automated/sessions.ts';
+import { watchedSession } from '../src/db/analytics.ts';
 import { findAsset } from '../src/db/assets.ts';
+import { recordEmailSent, wasEmailSent } from '../src/db/emails.ts';
 import { findEvent, scheduleOf } from '../src/db/events.ts';
 import { findRegistrant } from '../src/db/registrants.ts';
-import { nowIso } from '../src/ids.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
 import { Mailer } from '../src/services/mailer.ts';
 import type { WorkerDeps } from './deps.ts';
@@ -39,17 +40,9 @@ export function createSendEmailProcessor(deps: WorkerDeps) {
     const asset = event?.asset_id ? await findAsset(deps.db, event.asset_id) : undefined;
     if (!event || !schedule || !asset?.duration_seconds) return;
     if (kind === 'missed') {
-      const watched = await deps.db
-        .selectFrom('view_sessions')
-        .select('id')
-        .where('registrant_id', '=', registrantId)
-        .where('session_at', '=', sessionAt)
-        .where('seconds_watched', '>', 0)
-        .executeTakeFirst();
-      if (watched || replayDaysOf(schedule) === 0) return;
+      if ((await watchedSession(deps.db, registrantId, sessionAt)) || replayDaysOf(schedule) === 0) return;
     }
-    const sent = await deps.db.selectFrom('sent_emails').select('id').where('id', '=', id).executeTakeFirst();
-    if (sent) return;
+    if (await wasEmailSent(deps.db, id)) return;
 
     const startMs = Date.parse(sessionAt);
     const links = personalLinks(baseUrl, event, registrantId, deps.secret);
@@ -87,11 +80,7 @@ export function createSendEmailProcessor(deps: WorkerDeps) {
       unsubscribeUrl: links.unsubscribe,
       ...(invite ? { invite } : {}),
     });
-    await deps.db
-      .insertInto('sent_emails')
-      .values({ id, registrant_id: registrantId, kind, sent_at: nowIso() })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+    await recordEmailSent(deps.db, { id, registrantId, kind });
     log.info('email sent', { sessionAt });
   };
 }
@@ -112,8 +101,7 @@ export function createSendAccessLinkProcessor(deps: WorkerDeps) {
     if (!registrant?.email || registrant.anonymised_at || registrant.reminders_off) return;
     const event = await findEvent(deps.db, registrant.event_id);
     if (!event) return;
-    const sent = await deps.db.selectFrom('sent_emails').select('id').where('id', '=', id).executeTakeFirst();
-    if (sent) return;
+    if (await wasEmailSent(deps.db, id)) return;
     const links = personalLinks(baseUrl, event, registrantId, deps.secret);
     const mail = composeAccessMail({
       title: event.title,
@@ -123,11 +111,7 @@ export function createSendAccessLinkProcessor(deps: WorkerDeps) {
       unsubscribeUrl: links.unsubscribe,
     });
     await mailer.send({ to: registrant.email, ...mail, unsubscribeUrl: links.unsubscribe });
-    await deps.db
-      .insertInto('sent_emails')
-      .values({ id, registrant_id: registrantId, kind: `access-${reason}`, sent_at: nowIso() })
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+    await recordEmailSent(deps.db, { id, registrantId, kind: `access-${reason}` });
     deps.log.info('email sent', { mail: 'access', registrantId });
   };
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { newId, nowIso } from '../ids.ts';
-import type { Db } from './database.ts';
+import { sql } from 'kysely';
+import { databaseKind, type Db } from './database.ts';
 
 export interface Account {
   readonly id: string;
@@ -45,27 +46,40 @@ export async function findAccountByApiKey(db: Db, key: string): Promise<Account 
     .executeTakeFirst();
 }
 
+/** PostgreSQL advisory lock key of the first-start check ("onai"). */
+const FIRST_START_LOCK = 0x6f6e6169;
+
 /**
  * First start: make the first account. With `configuredKey` (ONAIR_API_KEY) that key is registered;
  * otherwise a key is generated and returned so the caller can show it once.
+ *
+ * Several API processes may make their first start at once (scale-out on PostgreSQL): the check
+ * and the account it creates run in one transaction under an advisory lock, so they make one
+ * account between them. (With SQLite one API process serves the file: no lock is needed.)
  */
 export async function ensureFirstAccount(
   db: Db,
   configuredKey: string | undefined,
 ): Promise<{ account: Account; generatedKey?: string }> {
-  let account = await db
-    .selectFrom('accounts')
-    .select(['id', 'name'])
-    .orderBy('created_at')
-    .executeTakeFirst();
-  let generatedKey: string | undefined;
-  if (!account) {
-    account = await createAccount(db, 'default');
-    if (!configuredKey) {
-      generatedKey = generateApiKey();
-      await addApiKey(db, account.id, generatedKey, 'first start');
+  const kind = databaseKind(db);
+  return db.transaction().execute(async (tx) => {
+    if (kind === 'postgres')
+      await sql`select pg_advisory_xact_lock(${sql.lit(FIRST_START_LOCK)})`.execute(tx);
+    let account = await tx
+      .selectFrom('accounts')
+      .select(['id', 'name'])
+      .orderBy('created_at')
+      .orderBy('id')
+      .executeTakeFirst();
+    let generatedKey: string | undefined;
+    if (!account) {
+      account = await createAccount(tx, 'default');
+      if (!configuredKey) {
+        generatedKey = generateApiKey();
+        await addApiKey(tx, account.id, generatedKey, 'first start');
+      }
     }
-  }
-  if (configuredKey) await addApiKey(db, account.id, configuredKey, 'ONAIR_API_KEY');
-  return generatedKey ? { account, generatedKey } : { account };
+    if (configuredKey) await addApiKey(tx, account.id, configuredKey, 'ONAIR_API_KEY');
+    return generatedKey ? { account, generatedKey } : { account };
+  });
 }

@@ -1,7 +1,8 @@
-import type { Selectable, Updateable } from 'kysely';
+import { sql, type Selectable, type Updateable } from 'kysely';
 import { nowIso } from '../ids.ts';
 import type { Db } from './database.ts';
 import type { AssetsTable, AssetStatus } from './schema.ts';
+import { utcIso } from './timestamps.ts';
 
 export type AssetRow = Selectable<AssetsTable>;
 
@@ -40,7 +41,7 @@ export async function insertAsset(db: Db, a: NewAsset): Promise<AssetRow> {
   return (await findAsset(db, a.id))!;
 }
 
-/** Normalises driver differences (PostgreSQL returns bigint as string). */
+/** Numbers stay numbers whatever the driver (openDatabase also parses PostgreSQL's int8). */
 function normalise(row: AssetRow): AssetRow {
   return { ...row, source_bytes: Number(row.source_bytes), progress: Number(row.progress) };
 }
@@ -66,7 +67,7 @@ export async function listAccountAssets(
   opts: { limit: number; before?: string | undefined },
 ): Promise<AssetRow[]> {
   let q = db.selectFrom('assets').selectAll().where('account_id', '=', accountId);
-  if (opts.before) q = q.where('created_at', '<', opts.before);
+  if (opts.before) q = q.where('created_at', '<', utcIso(opts.before));
   const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
   return rows.map(normalise);
 }
@@ -94,4 +95,27 @@ export async function countAttempt(db: Db, id: string): Promise<void> {
 
 export async function deleteAssetRow(db: Db, id: string): Promise<void> {
   await db.deleteFrom('assets').where('id', '=', id).execute();
+}
+
+/** Where live recordings are kept: their assets belong to the live job, not the transcoder. */
+const LIVE_SOURCE_PREFIX = 'live/';
+
+/**
+ * Uploads accepted while the queue was unreachable, or before a crash: uploaded or processing,
+ * and not a live recording. A prefix test with `substr`, not `like`: LIKE ignores case on SQLite
+ * and not on PostgreSQL, and treats `_` and `%` in keys as wildcards.
+ */
+export async function listUnfinishedUploads(db: Db): Promise<{ id: string }[]> {
+  return db
+    .selectFrom('assets')
+    .select('id')
+    .where('status', 'in', ['uploaded', 'processing'])
+    .where(
+      sql<string>`substr(source_key, 1, ${sql.lit(LIVE_SOURCE_PREFIX.length)})`,
+      '<>',
+      LIVE_SOURCE_PREFIX,
+    )
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
 }

@@ -3,7 +3,9 @@ import { newId, newStreamKey, newWebinarId, nowIso } from '../ids.ts';
 import type { Schedule } from '../automated/schedule.ts';
 import { NO_INTERACTIONS, type Interactions } from '../automated/interactions.ts';
 import type { Db } from './database.ts';
+import { isUniqueViolation } from './errors.ts';
 import type { EventsTable, EventType } from './schema.ts';
+import { utcIso, utcIsoOrNull } from './timestamps.ts';
 
 export type EventRow = Selectable<EventsTable>;
 
@@ -51,7 +53,9 @@ export interface NewEvent {
 
 export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
   const now = nowIso();
-  // Random IDs collide rarely (1 in 900 million per pair); retry on the unique index.
+  // Random IDs collide rarely (webinar IDs: 1 in 900 million per pair); retry on the unique index.
+  // Every unique column of a new event (id, webinar_id, stream_key) is drawn at random here, so
+  // any unique violation is such a collision.
   for (let attempt = 0; ; attempt++) {
     const row: EventRow = {
       id: newId('ev'),
@@ -61,9 +65,9 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
       description: e.description,
       type: e.type,
       asset_id: e.assetId,
-      starts_at: e.startsAt,
+      starts_at: utcIso(e.startsAt),
       gate_json: JSON.stringify(e.gate),
-      replay_expires_at: e.replayExpiresAt,
+      replay_expires_at: utcIsoOrNull(e.replayExpiresAt),
       ended_at: null,
       created_at: now,
       updated_at: now,
@@ -78,7 +82,7 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
       await db.insertInto('events').values(row).execute();
       return row;
     } catch (err) {
-      if (attempt >= 5 || !String(err).includes('webinar_id')) throw err;
+      if (attempt >= 5 || !isUniqueViolation(err)) throw err;
     }
   }
 }
@@ -110,7 +114,7 @@ export async function listAccountEvents(
   opts: { limit: number; before?: string | undefined },
 ): Promise<EventRow[]> {
   let q = db.selectFrom('events').selectAll().where('account_id', '=', accountId);
-  if (opts.before) q = q.where('created_at', '<', opts.before);
+  if (opts.before) q = q.where('created_at', '<', utcIso(opts.before));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
 }
 
@@ -119,10 +123,28 @@ export async function updateEvent(
   id: string,
   patch: Omit<Updateable<EventsTable>, 'id' | 'account_id' | 'webinar_id' | 'created_at' | 'updated_at'>,
 ): Promise<void> {
+  const times = {
+    ...(typeof patch.starts_at === 'string' ? { starts_at: utcIso(patch.starts_at) } : {}),
+    ...(typeof patch.replay_expires_at === 'string'
+      ? { replay_expires_at: utcIso(patch.replay_expires_at) }
+      : {}),
+    ...(typeof patch.ended_at === 'string' ? { ended_at: utcIso(patch.ended_at) } : {}),
+  };
   await db
     .updateTable('events')
-    .set({ ...patch, updated_at: nowIso() })
+    .set({ ...patch, ...times, updated_at: nowIso() })
     .where('id', '=', id)
+    .execute();
+}
+
+/** Events over (ended, or their replay expired) at `cutoff` (UTC ISO) or before: for retention. */
+export async function listEventsEndedBy(db: Db, cutoff: string): Promise<EventRow[]> {
+  const at = utcIso(cutoff);
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where((eb) => eb.or([eb('ended_at', '<=', at), eb('replay_expires_at', '<=', at)]))
+    .orderBy('id')
     .execute();
 }
 

@@ -1,6 +1,12 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
-/** Migrations written with Kysely's schema builder only, so SQLite and PostgreSQL share them. */
+/**
+ * Migrations written with Kysely's schema builder (and plain SQL both dialects read the same
+ * way), so SQLite and PostgreSQL run the same statements: text, integer, bigint and double
+ * precision columns only (no booleans, dates or JSON types: 0/1 integers, ISO-8601 UTC text and
+ * JSON text instead), constant defaults, named indexes, `on delete cascade | set null`. Checked
+ * against both by test/integration/postgres.test.ts.
+ */
 const migrations: Record<string, Migration> = {
   '0001_accounts_assets': {
     async up(db: Kysely<unknown>) {
@@ -218,6 +224,30 @@ const migrations: Record<string, Migration> = {
           gate.privacyNoticeUrl = null;
           await sql`update events set gate_json = ${JSON.stringify(gate)} where id = ${row.id}`.execute(db);
         }
+      }
+    },
+  },
+  '0007_utc_timestamps': {
+    async up(db: Kysely<unknown>) {
+      // Event times were stored as the API received them, offsets included (`+01:00`): text
+      // comparisons (retention's cutoff) then compared different clocks. Every stored time is
+      // `toISOString()` UTC from now on; older rows are rewritten so (see db/timestamps.ts).
+      const rows = await sql<{
+        id: string;
+        starts_at: string;
+        replay_expires_at: string | null;
+        ended_at: string | null;
+      }>`select id, starts_at, replay_expires_at, ended_at from events`.execute(db);
+      const utc = (text: string | null) => {
+        const ms = text === null ? NaN : Date.parse(text);
+        return Number.isFinite(ms) ? new Date(ms).toISOString() : text;
+      };
+      for (const row of rows.rows) {
+        const [starts, expires, ended] = [row.starts_at, row.replay_expires_at, row.ended_at].map(utc);
+        if (starts === row.starts_at && expires === row.replay_expires_at && ended === row.ended_at) continue;
+        await sql`update events set starts_at = ${starts}, replay_expires_at = ${expires}, ended_at = ${ended} where id = ${row.id}`.execute(
+          db,
+        );
       }
     },
   },

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import { newId, nowIso } from '../ids.ts';
 import type { Db } from './database.ts';
 import type { ConsentsTable, RegistrantsTable } from './schema.ts';
+import { utcIso } from './timestamps.ts';
 
 export type RegistrantRow = Selectable<RegistrantsTable>;
 export type ConsentRow = Selectable<ConsentsTable>;
@@ -22,42 +23,21 @@ export interface Registration {
  * address may not overwrite that person's name, company or consent, nor speak for them in the
  * consent history. A new registration records its consents (access, and marketing granted or not)
  * with the notice version the viewer saw.
+ *
+ * Two registrations of one address at once (a double click, several HTTP processes, several
+ * machines on PostgreSQL) are settled by the unique index on (event_id, email): the insert does
+ * nothing when the row exists or is being inserted by another transaction (PostgreSQL waits for
+ * that one to commit, SQLite's writer lock serialises them), and both then read the one row.
  */
 export async function register(
   db: Db,
   r: Registration,
 ): Promise<{ registrant: RegistrantRow; created: boolean }> {
   const email = r.email.trim().toLowerCase();
-  try {
-    return await registerOnce(db, r, email);
-  } catch (err) {
-    // Two registrations of one address at once (several HTTP processes): the other one won.
-    const existing = await findByEmail(db, r.eventId, email);
-    if (existing) return { registrant: existing, created: false };
-    throw err;
-  }
-}
-
-function findByEmail(db: Db, eventId: string, email: string): Promise<RegistrantRow | undefined> {
-  return db
-    .selectFrom('registrants')
-    .selectAll()
-    .where('event_id', '=', eventId)
-    .where('email', '=', email)
-    .executeTakeFirst();
-}
-
-async function registerOnce(
-  db: Db,
-  r: Registration,
-  email: string,
-): Promise<{ registrant: RegistrantRow; created: boolean }> {
   const now = nowIso();
   return db.transaction().execute(async (tx) => {
-    const existing = await findByEmail(tx, r.eventId, email);
-    if (existing) return { registrant: existing, created: false };
     const id = newId('rg');
-    await tx
+    const inserted = await tx
       .insertInto('registrants')
       .values({
         id,
@@ -71,24 +51,39 @@ async function registerOnce(
         anonymised_at: null,
         restricted_at: null,
       })
-      .execute();
-    const consent = (purpose: 'access' | 'marketing', granted: boolean) => ({
-      id: newId('cs'),
-      registrant_id: id,
-      purpose,
-      granted: granted ? 1 : 0,
-      notice_url: r.noticeUrl,
-      notice_version: r.noticeVersion,
-      source: 'registration' as const,
-      created_at: now,
-    });
-    await tx
-      .insertInto('consents')
-      .values([consent('access', true), consent('marketing', r.marketingConsent)])
-      .execute();
-    const registrant = await tx.selectFrom('registrants').selectAll().where('id', '=', id).executeTakeFirst();
-    return { registrant: registrant!, created: true };
+      .onConflict((oc) => oc.columns(['event_id', 'email']).doNothing())
+      .executeTakeFirst();
+    const created = Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+    if (created) {
+      const consent = (purpose: 'access' | 'marketing', granted: boolean) => ({
+        id: newId('cs'),
+        registrant_id: id,
+        purpose,
+        granted: granted ? 1 : 0,
+        notice_url: r.noticeUrl,
+        notice_version: r.noticeVersion,
+        source: 'registration' as const,
+        created_at: now,
+      });
+      await tx
+        .insertInto('consents')
+        .values([consent('access', true), consent('marketing', r.marketingConsent)])
+        .execute();
+    }
+    // A new statement sees the other transaction's committed row (PostgreSQL: read committed).
+    const registrant = await findByEmail(tx, r.eventId, email);
+    if (!registrant) throw new Error('registration neither inserted nor found');
+    return { registrant, created };
   });
+}
+
+function findByEmail(db: Db, eventId: string, email: string): Promise<RegistrantRow | undefined> {
+  return db
+    .selectFrom('registrants')
+    .selectAll()
+    .where('event_id', '=', eventId)
+    .where('email', '=', email)
+    .executeTakeFirst();
 }
 
 /** Appends one entry to a registrant's history, with the notice they last agreed to. */
@@ -105,6 +100,7 @@ async function recordRight(
     .select(['notice_url', 'notice_version'])
     .where('registrant_id', '=', registrantId)
     .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
     .executeTakeFirst();
   await tx
     .insertInto('consents')
@@ -255,4 +251,74 @@ export async function countRegistrants(db: Db, eventId: string): Promise<number>
     .where('event_id', '=', eventId)
     .executeTakeFirst();
   return Number(row?.n ?? 0);
+}
+
+/** Books a registrant on an automated webinar's session (UTC ISO start). */
+export async function bookSession(db: Db, registrantId: string, sessionAt: string): Promise<void> {
+  await db
+    .updateTable('registrants')
+    .set({ session_at: utcIso(sessionAt) })
+    .where('id', '=', registrantId)
+    .execute();
+}
+
+/** One-click unsubscribe: no more reminder mails about this webinar. */
+export async function stopReminders(db: Db, registrantId: string): Promise<void> {
+  await db.updateTable('registrants').set({ reminders_off: 1 }).where('id', '=', registrantId).execute();
+}
+
+/** Registrants (not erased) booked on a session that starts after `now` (UTC ISO). */
+export async function listFutureBookings(
+  db: Db,
+  eventId: string,
+  now: string,
+): Promise<{ id: string; session_at: string }[]> {
+  const rows = await db
+    .selectFrom('registrants')
+    .select(['id', 'session_at'])
+    .where('event_id', '=', eventId)
+    .where('session_at', 'is not', null)
+    .where('session_at', '>', utcIso(now))
+    .where('anonymised_at', 'is', null)
+    .orderBy('session_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ id: r.id, session_at: r.session_at! }));
+}
+
+/** How many registrants each session of an event has (UTC ISO start; null: not booked). */
+export async function countRegistrantsBySession(
+  db: Db,
+  eventId: string,
+): Promise<Map<string | null, number>> {
+  const rows = await db
+    .selectFrom('registrants')
+    .select(['session_at', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('event_id', '=', eventId)
+    .groupBy('session_at')
+    .execute();
+  return new Map(rows.map((r) => [r.session_at, Number(r.n)]));
+}
+
+/** Ids of an event's registrants not erased yet. */
+export async function listUnerasedRegistrantIds(db: Db, eventId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('registrants')
+    .select('id')
+    .where('event_id', '=', eventId)
+    .where('anonymised_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Ids of registrants (not erased) whose booked session started at `cutoff` (UTC ISO) or before. */
+export async function listRegistrantIdsBookedBy(db: Db, cutoff: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('registrants')
+    .select('id')
+    .where('session_at', 'is not', null)
+    .where('session_at', '<=', utcIso(cutoff))
+    .where('anonymised_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.id);
 }

@@ -5,6 +5,7 @@ import { cancelSessionMails, queueSessionMails } from '../automated/reminders.ts
 import { isSessionStart, sessionStarts, type Schedule } from '../automated/schedule.ts';
 import { ScheduleSchema } from '../automated/schedule-schema.ts';
 import { replayDaysOf, SESSION_HORIZON_MS, sessionView } from '../automated/sessions.ts';
+import { countAttendeesBySession, countViewingsSince } from '../db/analytics.ts';
 import { findAccountAsset, findAsset } from '../db/assets.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import { eraseOverwritten, type Db } from '../db/database.ts';
@@ -21,9 +22,13 @@ import {
   type EventRow,
   type GateSettings,
 } from '../db/events.ts';
+import { countCtaClicks, countPollVotes } from '../db/interactions.ts';
 import {
+  bookSession,
+  countRegistrantsBySession,
   eraseRegistrants,
   findRegistrant,
+  listFutureBookings,
   listRegistrantsWithStats,
   rectifyRegistrant,
   restrictRegistrant,
@@ -293,16 +298,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     res.json(view((await findAccountEvent(db, accountOf(res).id, row.id))!));
   });
 
-  async function futureRegistrants(eventId: string) {
-    const now = new Date().toISOString();
-    return db
-      .selectFrom('registrants')
-      .select(['id', 'session_at'])
-      .where('event_id', '=', eventId)
-      .where('session_at', '>', now)
-      .where('anonymised_at', 'is', null)
-      .execute();
-  }
+  const futureRegistrants = (eventId: string) => listFutureBookings(db, eventId, new Date().toISOString());
 
   /**
    * A schedule changed: registrants of sessions that no longer exist move to the next session of
@@ -313,16 +309,16 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     const duration = asset?.duration_seconds ?? 0;
     const now = Date.now();
     for (const r of await futureRegistrants(row.id)) {
-      const old = Date.parse(r.session_at!);
+      const old = Date.parse(r.session_at);
       if (isSessionStart(schedule, old)) continue;
       const next =
         schedule.kind === 'once'
           ? Date.parse(schedule.startsAt)
           : sessionStarts(schedule, Math.max(old, now), now + SESSION_HORIZON_MS, 1)[0];
-      await cancelSessionMails(deps.queues, r.id, r.session_at!, deps.reminderOffsetsSeconds);
+      await cancelSessionMails(deps.queues, r.id, r.session_at, deps.reminderOffsetsSeconds);
       if (next === undefined || next < now) continue;
       const sessionAt = new Date(next).toISOString();
-      await db.updateTable('registrants').set({ session_at: sessionAt }).where('id', '=', r.id).execute();
+      await bookSession(db, r.id, sessionAt);
       await queueSessionMails(
         deps.queues,
         {
@@ -357,22 +353,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       throw new HttpError(400, 'invalid_request', 'Invalid query: at most 400 days at a time (from .. to)');
     }
     const starts = sessionStarts(schedule, from, to, query.limit);
-    const counts = await db
-      .selectFrom('registrants')
-      .select(['session_at', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('event_id', '=', row.id)
-      .groupBy('session_at')
-      .execute();
-    const attended = await db
-      .selectFrom('view_sessions')
-      .select(['session_at', (eb) => eb.fn.count<number>('registrant_id').distinct().as('n')])
-      .where('event_id', '=', row.id)
-      .groupBy('session_at')
-      .execute();
-    const byIso = (rows: { session_at: string | null; n: number }[]) =>
-      new Map(rows.map((r) => [r.session_at, Number(r.n)]));
-    const registered = byIso(counts);
-    const attendees = byIso(attended);
+    const registered = await countRegistrantsBySession(db, row.id);
+    const attendees = await countAttendeesBySession(db, row.id);
     res.json({
       timezone: schedule.timezone,
       kind: schedule.kind,
@@ -418,16 +400,11 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     const row = await ownLiveEvent(req, accountOf(res).id);
     const health = await readHealth(deps.redis, row.id);
     const since = new Date(Date.now() - 30_000).toISOString();
-    const viewers = await db
-      .selectFrom('view_sessions')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('event_id', '=', row.id)
-      .where('last_seen_at', '>', since)
-      .executeTakeFirst();
+    const viewersNow = await countViewingsSince(db, row.id, since);
     res.set('Cache-Control', 'no-store').json({
       status: row.live_status,
       startedAt: row.live_started_at,
-      viewersNow: Number(viewers?.n ?? 0),
+      viewersNow,
       inputBitrate: health?.inputBitrate ?? null,
       fps: health?.fps ?? null,
       speed: health?.speed ?? null,
@@ -446,7 +423,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     const row = await ownEvent(req, accountOf(res).id);
     // Pending reminders go first (a reminder job finding no registrant would send nothing anyway).
     for (const r of await futureRegistrants(row.id)) {
-      await cancelSessionMails(deps.queues, r.id, r.session_at!, deps.reminderOffsetsSeconds);
+      await cancelSessionMails(deps.queues, r.id, r.session_at, deps.reminderOffsetsSeconds);
     }
     await deleteEvent(db, row.id);
     res.status(204).end();
@@ -506,32 +483,20 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
   router.get('/:id/analytics', async (req, res) => {
     const row = await ownEvent(req, accountOf(res).id);
     const interactions = interactionsOf(row);
-    const clicks = await db
-      .selectFrom('cta_clicks')
-      .select(['cta_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('event_id', '=', row.id)
-      .groupBy('cta_id')
-      .execute();
-    const votes = await db
-      .selectFrom('poll_votes')
-      .select(['poll_id', 'option_index', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('event_id', '=', row.id)
-      .groupBy(['poll_id', 'option_index'])
-      .execute();
+    const clicks = await countCtaClicks(db, row.id);
+    const votes = await countPollVotes(db, row.id);
     res.json({
       ...(await eventAnalytics(db, row)),
       ctas: interactions.ctas.map((c) => ({
         id: c.id,
         headline: c.headline,
-        clicks: Number(clicks.find((k) => k.cta_id === c.id)?.n ?? 0),
+        clicks: clicks.get(c.id) ?? 0,
       })),
       polls: interactions.polls.map((p) => ({
         id: p.id,
         question: p.question,
         options: p.options,
-        votes: p.options.map((_, i) =>
-          Number(votes.find((v) => v.poll_id === p.id && Number(v.option_index) === i)?.n ?? 0),
-        ),
+        votes: p.options.map((_, i) => votes.get(p.id)?.get(i) ?? 0),
       })),
     });
   });

@@ -8,6 +8,7 @@ import {
   findRegistrant,
   rectifyRegistrant,
   restrictRegistrant,
+  stopReminders,
   withdrawMarketing,
   type RegistrantRow,
 } from '../db/registrants.ts';
@@ -78,7 +79,7 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
 
   router.post('/u/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
     const { registrant } = await linked('unsub', req);
-    await db.updateTable('registrants').set({ reminders_off: 1 }).where('id', '=', registrant.id).execute();
+    await stopReminders(db, registrant.id);
     res
       .type('text')
       .set('Cache-Control', 'no-store')

@@ -4,6 +4,7 @@ import { isSessionStart, type Schedule } from '../automated/schedule.ts';
 import { gateOf, scheduleOf, type EventRow } from '../db/events.ts';
 import type { Db } from '../db/database.ts';
 import { findRegistrant, type RegistrantRow } from '../db/registrants.ts';
+import { HttpError } from './errors.ts';
 
 /**
  * Who a viewer is, from what their browser carries. Everything here is bound to the event (and its
@@ -53,8 +54,14 @@ export function isValidSessionStart(schedule: Schedule, startMs: number, nowMs: 
   return isSessionStart(schedule, startMs);
 }
 
+/** The one access rule of an event's viewer pages: an email gate admits registrants only. */
 export function canWatch(event: EventRow, viewer: Viewer): boolean {
   return !gateOf(event).emailRequired || viewer.registrant !== undefined;
+}
+
+/** `canWatch`, or the 403 a viewer the gate does not admit gets (with what to do in `message`). */
+export function requireWatch(event: EventRow, viewer: Viewer, message: string): void {
+  if (!canWatch(event, viewer)) throw new HttpError(403, 'forbidden', message);
 }
 
 export class ViewerAccess {

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { WebhookEventType, WebhooksTable } from '../db/schema.ts';
+import { deleteAccountWebhook, listAccountWebhooks } from '../db/webhooks.ts';
 import {
   checkOutboundUrl,
   OutboundRefusal,
@@ -73,22 +74,13 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   });
 
   router.get('/', async (_req, res) => {
-    const rows = await db
-      .selectFrom('webhooks')
-      .selectAll()
-      .where('account_id', '=', accountOf(res).id)
-      .orderBy('created_at')
-      .execute();
+    const rows = await listAccountWebhooks(db, accountOf(res).id);
     res.json({ webhooks: rows.map(webhookView) });
   });
 
   router.delete('/:id', async (req, res) => {
-    const result = await db
-      .deleteFrom('webhooks')
-      .where('id', '=', String(req.params.id))
-      .where('account_id', '=', accountOf(res).id)
-      .executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw new HttpError(404, 'not_found', 'No such webhook.');
+    if (!(await deleteAccountWebhook(db, accountOf(res).id, String(req.params.id))))
+      throw new HttpError(404, 'not_found', 'No such webhook.');
     res.status(204).end();
   });
 

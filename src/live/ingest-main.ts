@@ -5,7 +5,7 @@ import { findEventByStreamKey } from '../db/events.ts';
 import { createLogger } from '../log.ts';
 import { JobQueues } from '../queue/catalogue.ts';
 import { connectRedis, RedisOutageLog } from '../queue/redis.ts';
-import { loadSecret } from '../services/secret.ts';
+import { loadSecret, sharesDatabase } from '../services/secret.ts';
 import {
   claimPublisher,
   clearEnded,
@@ -41,7 +41,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   const outages = new RedisOutageLog(log);
   const redis = connectRedis(config.redisUrl, outages);
   const queues = new JobQueues(redis, outages.onError);
-  const secret = ingestPlaySecret(loadSecret(config.secret, config.dataDir));
+  const secret = ingestPlaySecret(loadSecret(config.secret, config.dataDir, sharesDatabase(config)));
 
   interface Active {
     eventId: string;

@@ -1,3 +1,4 @@
+import { creditViewSession, listCountableViewings } from '../db/analytics.ts';
 import { findAsset } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import type { EventRow } from '../db/events.ts';
@@ -29,41 +30,16 @@ const WALL_CLOCK_SLACK_SECONDS = 2;
  * time than the wall-clock time since its grant was issued (nor more than 15 s per beat).
  */
 export async function recordHeartbeat(db: Db, beat: Heartbeat): Promise<void> {
-  const played = Math.max(0, Math.min(MAX_BEAT_SECONDS, beat.played));
-  const cap = Math.max(0, (beat.nowMs - beat.startedAtMs) / 1000 + WALL_CLOCK_SLACK_SECONDS);
-  const now = new Date(beat.nowMs).toISOString();
-  await db.transaction().execute(async (tx) => {
-    const row = await tx
-      .selectFrom('view_sessions')
-      .select(['event_id', 'seconds_watched', 'furthest_position'])
-      .where('id', '=', beat.sessionId)
-      .executeTakeFirst();
-    if (row && row.event_id !== beat.eventId) return;
-    const watched = Math.min(cap, Number(row?.seconds_watched ?? 0) + played);
-    const furthest = Math.max(Number(row?.furthest_position ?? 0), beat.position);
-    if (row) {
-      await tx
-        .updateTable('view_sessions')
-        .set({ seconds_watched: watched, furthest_position: furthest, last_seen_at: now })
-        .where('id', '=', beat.sessionId)
-        .execute();
-      return;
-    }
-    await tx
-      .insertInto('view_sessions')
-      .values({
-        id: beat.sessionId,
-        event_id: beat.eventId,
-        registrant_id: beat.registrantId,
-        seconds_watched: watched,
-        furthest_position: furthest,
-        started_at: new Date(beat.startedAtMs).toISOString(),
-        last_seen_at: now,
-        session_at: beat.sessionAt ?? null,
-      })
-      // Two first beats at once: the other one's row stands.
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+  await creditViewSession(db, {
+    sessionId: beat.sessionId,
+    eventId: beat.eventId,
+    registrantId: beat.registrantId,
+    sessionAt: beat.sessionAt ?? null,
+    startedAt: new Date(beat.startedAtMs).toISOString(),
+    at: new Date(beat.nowMs).toISOString(),
+    played: Math.max(0, Math.min(MAX_BEAT_SECONDS, beat.played)),
+    capSeconds: Math.max(0, (beat.nowMs - beat.startedAtMs) / 1000 + WALL_CLOCK_SLACK_SECONDS),
+    position: beat.position,
   });
 }
 
@@ -82,17 +58,7 @@ export async function eventAnalytics(db: Db, event: EventRow) {
   const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
   const duration = asset?.duration_seconds ?? 0;
   // Restricted registrants (GDPR art. 18) are left out of analytics.
-  const sessions = await db
-    .selectFrom('view_sessions')
-    .leftJoin('registrants', 'registrants.id', 'view_sessions.registrant_id')
-    .select([
-      'view_sessions.registrant_id',
-      'view_sessions.seconds_watched',
-      'view_sessions.furthest_position',
-    ])
-    .where('view_sessions.event_id', '=', event.id)
-    .where('registrants.restricted_at', 'is', null)
-    .execute();
+  const sessions = await listCountableViewings(db, event.id);
   // A viewer is a registrant (all their sessions together) or an anonymous session.
   const viewers = new Map<string, { watched: number; furthest: number }>();
   for (const s of sessions) {

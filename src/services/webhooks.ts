@@ -1,6 +1,12 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import type { WebhookEventType, WebhooksTable } from '../db/schema.ts';
+import {
+  insertWebhook,
+  listAccountWebhooks,
+  listWebhookSecretsWithout,
+  replaceWebhookSecret,
+} from '../db/webhooks.ts';
 import { newId, nowIso } from '../ids.ts';
 import { guardedPost, type OutboundPolicy } from '../net/outbound-guard.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
@@ -86,20 +92,10 @@ export class WebhookSecretError extends Error {
  * value read. Returns how many rows were sealed.
  */
 export async function encryptLegacyWebhookSecrets(db: Db, serverSecret: string): Promise<number> {
-  const legacy = await db
-    .selectFrom('webhooks')
-    .select(['id', 'secret'])
-    .where('secret', 'not like', `${SEALED_PREFIX}%`)
-    .execute();
   let sealed = 0;
-  for (const row of legacy) {
-    const result = await db
-      .updateTable('webhooks')
-      .set({ secret: sealWebhookSecret(row.secret, row.id, serverSecret) })
-      .where('id', '=', row.id)
-      .where('secret', '=', row.secret)
-      .executeTakeFirst();
-    sealed += Number(result.numUpdatedRows);
+  for (const row of await listWebhookSecretsWithout(db, SEALED_PREFIX)) {
+    const next = sealWebhookSecret(row.secret, row.id, serverSecret);
+    if (await replaceWebhookSecret(db, row.id, row.secret, next)) sealed++;
   }
   return sealed;
 }
@@ -124,21 +120,12 @@ export async function createWebhook(
     events_json: JSON.stringify(hook.events),
     created_at: nowIso(),
   };
-  await db.insertInto('webhooks').values(row).execute();
+  await insertWebhook(db, row);
   return { row, secret };
 }
 
-/** What a delivery needs of a webhook; the secret still sealed. */
-export async function findWebhookForDelivery(
-  db: Db,
-  webhookId: string,
-): Promise<Pick<WebhooksTable, 'id' | 'url' | 'secret'> | undefined> {
-  return db
-    .selectFrom('webhooks')
-    .select(['id', 'url', 'secret'])
-    .where('id', '=', webhookId)
-    .executeTakeFirst();
-}
+/** Kept here too: deliveries and tests looked it up in this module first. */
+export { findWebhookForDelivery } from '../db/webhooks.ts';
 
 /**
  * Queues one delivery per subscribed webhook. The delivery id is derived from the subject, so an
@@ -152,8 +139,7 @@ export async function emitWebhook(
   subjectId: string,
   data: Record<string, unknown>,
 ): Promise<void> {
-  const hooks = await db.selectFrom('webhooks').selectAll().where('account_id', '=', accountId).execute();
-  for (const hook of hooks) {
+  for (const hook of await listAccountWebhooks(db, accountId)) {
     if (!(JSON.parse(hook.events_json) as string[]).includes(type)) continue;
     const deliveryId = `${type}:${subjectId}:${hook.id}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     const body = JSON.stringify({ id: deliveryId, type, createdAt: nowIso(), data });

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { testEnv } from './server.ts';
+import { testDatabaseUrl } from './database.ts';
+import { databaseEnv, testEnv } from './server.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -11,6 +12,8 @@ export interface OnairProcess {
   readonly rtmpUrl: string;
   /** Generated on first start only (written to DATA_DIR/first-api-key: stdout is not a terminal). */
   readonly apiKey: string;
+  /** PostgreSQL when ONAIR_TEST_DATABASE=postgres; undefined: SQLite in DATA_DIR. */
+  readonly databaseUrl: string | undefined;
   /** Everything it and its children (workers, ingest, redis) wrote to stdout and stderr so far. */
   output(): string;
   readonly exited: Promise<number | null>;
@@ -18,13 +21,41 @@ export interface OnairProcess {
 }
 
 /**
+ * The database of the onair that uses `dataDir`: with ONAIR_TEST_DATABASE=postgres, one fresh
+ * PostgreSQL database per DATA_DIR, kept across restarts on the same DATA_DIR (what a restarted
+ * server finds is its own data) until `dropTestDatabase(dataDir)` or the end of the test process.
+ */
+const databases = new Map<string, { url: string | undefined; drop(): void; env?: Record<string, string> }>();
+
+/** The database of `dataDir`, and (for PostgreSQL) the one secret all its starts share. */
+function databaseFor(dataDir: string, env: Record<string, string>): Record<string, string> {
+  const key = path.resolve(dataDir);
+  let database = databases.get(key);
+  if (!database) {
+    database = testDatabaseUrl();
+    databases.set(key, database);
+  }
+  database.env ??= databaseEnv(database, env);
+  return database.env;
+}
+
+/** Drops the PostgreSQL database of `dataDir`'s onair, if it has one (stop the process first). */
+export function dropTestDatabase(dataDir: string): void {
+  const key = path.resolve(dataDir);
+  databases.get(key)?.drop();
+  databases.delete(key);
+}
+
+/**
  * `npm start`'s entry point as its own process, as a user runs it (its own umask, its own
  * embedded redis-server, forked workers and ingest), on free ports; resolves once it is up.
  */
 export async function startOnair(dataDir: string, env: Record<string, string> = {}): Promise<OnairProcess> {
+  const databaseVars = databaseFor(dataDir, env);
+  const fullEnv = testEnv(dataDir, { ...databaseVars, ...env });
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: testEnv(dataDir, env),
+    env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -41,6 +72,7 @@ export async function startOnair(dataDir: string, env: Record<string, string> = 
     url: /onair is up at (\S+)/.exec(output)![1]!,
     rtmpUrl: /presenters stream to (\S+)/.exec(output)![1]!,
     apiKey: firstApiKey(dataDir),
+    databaseUrl: fullEnv.DATABASE_URL || undefined,
     output: () => output,
     exited,
     kill: (signal) => {

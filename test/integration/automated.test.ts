@@ -11,7 +11,6 @@ import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
 import { playbackKey } from '../../src/origin/tokens.ts';
 import { makeSource } from '../helpers/media.ts';
-import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { anonymiseExpiredRegistrants } from '../../src/services/retention.ts';
 import { apiCall, until } from '../helpers/api.ts';
@@ -377,7 +376,7 @@ describe('automated webinars', () => {
     expect(sessions.json.sessions[0]).toMatchObject({ registrants: 2, attendees: 1 });
 
     // Retention: registrants of a session more than RETENTION_DAYS ago are anonymised.
-    const db = openDatabase(loadConfig({ DATA_DIR: server.dataDir }));
+    const db = openDatabase({ dataDir: server.dataDir, databaseUrl: server.databaseUrl });
     try {
       const erased = await anonymiseExpiredRegistrants(db, new Date(start + 91 * 86_400_000), 90);
       expect(erased).toBeGreaterThanOrEqual(2);

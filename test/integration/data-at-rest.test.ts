@@ -9,7 +9,15 @@ import { OnairClient } from '../../src/cli/api-client.ts';
 import { apiCall, until } from '../helpers/api.ts';
 import { startPublisher, type Publisher } from '../helpers/live.ts';
 import { makeSource } from '../helpers/media.ts';
-import { childProcesses, environOf, startOnair, type OnairProcess } from '../helpers/onair-process.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { testDatabaseKind } from '../helpers/database.ts';
+import {
+  childProcesses,
+  dropTestDatabase,
+  environOf,
+  startOnair,
+  type OnairProcess,
+} from '../helpers/onair-process.ts';
 
 let work: string;
 let dataDir: string;
@@ -25,6 +33,7 @@ afterAll(async () => {
   await publisher?.drop();
   onair?.kill('SIGKILL');
   await onair?.exited;
+  dropTestDatabase(dataDir);
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -60,9 +69,12 @@ describe('data at rest', () => {
   it('keeps DATA_DIR private (0700/0600), the embedded Redis behind a password kept off command lines, and stream keys nowhere but the database', async () => {
     // An older install: a world-readable DATA_DIR and secret, and the ingest library's history
     // file with a stream key in it.
+    // With SQLite; with PostgreSQL the database is shared, and the secret comes from ONAIR_SECRET
+    // only (every process of a scale-out signs with it), so DATA_DIR holds no secret.key.
+    const sqlite = testDatabaseKind() === 'sqlite';
     fs.mkdirSync(path.join(dataDir, 'ingest'), { recursive: true, mode: 0o755 });
     fs.chmodSync(dataDir, 0o755);
-    fs.writeFileSync(path.join(dataDir, 'secret.key'), 'x'.repeat(43) + '\n', { mode: 0o644 });
+    if (sqlite) fs.writeFileSync(path.join(dataDir, 'secret.key'), 'x'.repeat(43) + '\n', { mode: 0o644 });
     const legacyKey = 'live_LEGACYKEYLEGACYKEYLEGACYKEYLEGACY';
     fs.writeFileSync(
       path.join(dataDir, 'ingest', 'stream_history.json'),
@@ -104,7 +116,8 @@ describe('data at rest', () => {
     expect(rotated.status).toBe(200);
     const currentKey = rotated.json.live.streamKey;
     expect(currentKey).not.toBe(firstKey);
-    // At once, not only after a clean shutdown: the database's WAL and main file included.
+    // At once, not only after a clean shutdown: the database's WAL and main file included (SQLite;
+    // with PostgreSQL no database file is in DATA_DIR at all).
     expect(filesContaining(dataDir, firstKey)).toEqual([]);
 
     // The embedded Redis asks for a password, which no command line shows.
@@ -115,8 +128,13 @@ describe('data at rest', () => {
     expect(password.length).toBeGreaterThanOrEqual(32);
     const redisPid = Number(fs.readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
     const watchdog = children.find((c) => c.cmdline.startsWith('sh '))!;
+    // The server secret: ONAIR_SECRET with PostgreSQL, kept off command lines like the password.
+    const serverSecret = sqlite ? undefined : environOf(onair.pid, 'ONAIR_SECRET');
+    if (!sqlite) expect(serverSecret?.length).toBeGreaterThanOrEqual(32);
     for (const pid of [redisPid, watchdog.pid, onair.pid, ...children.map((c) => c.pid)]) {
-      expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), `pid ${pid}`).not.toContain(password);
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      expect(cmdline, `pid ${pid}`).not.toContain(password);
+      if (serverSecret) expect(cmdline, `pid ${pid}`).not.toContain(serverSecret);
     }
     const port = Number(new URL(redisUrl).port);
     expect(await rawCommand(port, 'PING')).toMatch(/^-NOAUTH/);
@@ -130,14 +148,15 @@ describe('data at rest', () => {
     expect(await onair.exited).toBe(0);
     const output = onair.output();
     expect(output).toContain('embedded redis started');
-    for (const secret of [password, firstKey, currentKey]) expect(output).not.toContain(secret);
+    for (const secret of [password, firstKey, currentKey, ...(serverSecret ? [serverSecret] : [])]) {
+      expect(output).not.toContain(secret);
+    }
 
-    // Folders 0700, files 0600: the database, the AOF, media, the secret.
+    // Folders 0700, files 0600: the database and the secret (SQLite), the AOF, media.
     expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
     const entries = walk(dataDir);
     for (const name of [
-      'onair.sqlite',
-      'secret.key',
+      ...(sqlite ? ['onair.sqlite', 'secret.key'] : []),
       'redis/appendonlydir',
       `media/assets/${uploaded.id}`,
       'media',
@@ -159,7 +178,27 @@ describe('data at rest', () => {
     expect(filesContaining(dataDir, legacyKey)).toEqual([]);
     expect(filesContaining(dataDir, '203.0.113.7')).toEqual([]);
     const holdingCurrent = filesContaining(dataDir, currentKey);
-    expect(holdingCurrent).toContain('onair.sqlite');
-    expect(holdingCurrent.every((f) => f.startsWith('onair.sqlite'))).toBe(true);
+    if (sqlite) {
+      expect(holdingCurrent).toContain('onair.sqlite');
+      expect(holdingCurrent.every((f) => f.startsWith('onair.sqlite'))).toBe(true);
+    } else {
+      // PostgreSQL keeps its files on the database server, not in DATA_DIR: no SQLite file was
+      // made, no file here holds the key, and the database has the current key and not the old
+      // one. (The old row version's bytes on the server's disk until VACUUM and in its WAL are the
+      // database operator's to protect: see eraseOverwritten.)
+      expect(onair.databaseUrl).toMatch(/^postgres(ql)?:/);
+      expect(entries.filter((e) => path.basename(e.file).startsWith('onair.sqlite'))).toEqual([]);
+      expect(filesContaining(dataDir, serverSecret!)).toEqual([]);
+      expect(holdingCurrent).toEqual([]);
+      const db = openDatabase({ dataDir, databaseUrl: onair.databaseUrl });
+      try {
+        const keys = await db.selectFrom('events').select('stream_key').where('id', '=', event.id).execute();
+        expect(keys).toEqual([{ stream_key: currentKey }]);
+        const old = await db.selectFrom('events').select('id').where('stream_key', '=', firstKey).execute();
+        expect(old).toEqual([]);
+      } finally {
+        await db.destroy();
+      }
+    }
   });
 });

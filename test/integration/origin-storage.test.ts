@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,11 +18,11 @@ import { LIVE_REVISION } from '../../src/media/live-output.ts';
 import { createOriginHandler } from '../../src/origin/origin-handler.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
 import type { TokenScope } from '../../src/origin/tokens.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import type { LocalCopy, Storage, StoredObject } from '../../src/storage/storage.ts';
 import { S3RVER_REGION, startS3Server, useS3rverCredentials } from '../helpers/s3.ts';
+import { startRedis } from '../helpers/redis.ts';
 
 /**
  * The origin over real storage, a real Redis and a real database, through HTTP. The suite is a
@@ -74,34 +73,6 @@ const BACKENDS: [string, StorageFactory][] = [
 /** Same as the origin's: above this, objects are streamed, not kept. */
 const MAX_CACHED_OBJECT = 8 * 1024 * 1024;
 const SECRET = 'origin-storage-test-secret';
-
-/** A redis-server of the test's own, no persistence; stopped by its pid. */
-async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${output}`)));
-  });
-  child.stdout!.resume();
-  const url = `redis://127.0.0.1:${port}`;
-  return {
-    url,
-    async stop() {
-      process.kill(child.pid!, 'SIGTERM');
-      await exited;
-    },
-  };
-}
 
 type Method = 'stat' | 'readBytes' | 'readText' | 'read';
 

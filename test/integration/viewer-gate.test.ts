@@ -113,7 +113,7 @@ function rawGet(url: string, rawPath: string, headers: Record<string, string> = 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-gate-'));
   server = await startTestServer({ REGISTER_RATE_PER_MINUTE: '25' });
-  secret = fs.readFileSync(path.join(server.dataDir, 'secret.key'), 'utf8').trim();
+  secret = server.secret;
   const source = await makeSource(path.join(work, 'talk.mp4'), { width: 640, height: 360, seconds: 6 });
   const uploaded = await server.client.upload(source, 'talk');
   const ready = await server.client.waitForAsset(uploaded.id, undefined, 200);
@@ -347,7 +347,7 @@ describe("the viewer's data", () => {
     expect((await fetch(`${me}/withdraw`, { method: 'POST' })).status).toBe(204);
     const afterWithdraw = await api<unknown>('GET', `/api/events/${event.id}/registrants.csv`);
     expect(afterWithdraw.text.split('\r\n')[1]).toContain(',no,');
-    const db = openDatabase({ dataDir: server.dataDir });
+    const db = openDatabase({ dataDir: server.dataDir, databaseUrl: server.databaseUrl });
     try {
       const consents = await db
         .selectFrom('consents')
@@ -393,7 +393,7 @@ describe("the viewer's data", () => {
     const event = await createEvent();
     await registerAs(event, { email: 'old@example.com' });
     await api('PATCH', `/api/events/${event.id}`, { ended: true });
-    const db = openDatabase({ dataDir: server.dataDir });
+    const db = openDatabase({ dataDir: server.dataDir, databaseUrl: server.databaseUrl });
     try {
       expect(await anonymiseExpiredRegistrants(db, new Date(Date.now() + 89 * 86_400_000), 90)).toBe(0);
       expect(await anonymiseExpiredRegistrants(db, new Date(Date.now() + 91 * 86_400_000), 90)).toBe(1);

@@ -10,9 +10,9 @@ import type { Logger } from '../../src/log.ts';
 import { classifyAddress } from '../../src/net/outbound-guard.ts';
 import { JobQueues, type JobPayload } from '../../src/queue/catalogue.ts';
 import { connectRedis } from '../../src/queue/redis.ts';
-import { loadSecret } from '../../src/services/secret.ts';
 import { verifyWebhook } from '../../src/services/webhooks.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
+import { HlsSink } from '../../src/media/hls-sink.ts';
 import { createDeliverWebhookProcessor } from '../../workers/deliver-webhook.ts';
 import { apiCall, until } from '../helpers/api.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -54,7 +54,7 @@ async function loopbackName(): Promise<string | undefined> {
 /** A server with its own worker, its database opened alongside, and a producer on its queues. */
 async function startWithQueues(env: Record<string, string>) {
   const server = await startTestServer({ INGEST: 'off', WORKERS: '1', ...env });
-  const db = openDatabase({ dataDir: server.dataDir });
+  const db = openDatabase({ dataDir: server.dataDir, databaseUrl: server.databaseUrl });
   const redis = connectRedis(server.redisUrl);
   const queues = new JobQueues(redis);
   return {
@@ -203,20 +203,25 @@ describe('webhooks are refused for non-public targets (default)', () => {
       child: () => log,
     };
     const config = loadConfig({ DATA_DIR: env.server.dataDir });
+    const storage = new LocalStorage(path.join(env.server.dataDir, 'media'));
+    const sink = await HlsSink.start(storage);
     const processJob = createDeliverWebhookProcessor({
       db: env.db,
-      storage: new LocalStorage(path.join(env.server.dataDir, 'media')),
+      storage,
+      sink,
+      scratchDir: env.server.dataDir,
       config,
       log,
       redis: env.redis,
       queues: env.queues,
-      secret: loadSecret(undefined, env.server.dataDir),
+      secret: env.server.secret,
     });
     const job = {
       data: { webhookId: created.json.id, deliveryId: 'logged', type: 'live.started', body: '{}' },
       attemptsMade: 0,
     } as Job<JobPayload<'deliver-webhook'>>;
     await expect(processJob(job)).rejects.toThrow(expect.objectContaining({ name: 'UnrecoverableError' }));
+    await sink.close();
     expect(lines).toHaveLength(1);
     expect(lines[0]!.msg).toBe('webhook delivery refused');
     expect(lines[0]!.fields.webhookId).toBe(created.json.id);
