@@ -20,6 +20,8 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().default('./data'),
   REDIS_URL: z.string().optional(),
   DATABASE_URL: z.string().optional(),
+  /** PostgreSQL connections each process keeps (api, workers and ingest each have their own pool). */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).optional(),
   ONAIR_API_KEY: z.string().min(16, 'ONAIR_API_KEY must be at least 16 characters').optional(),
   MAX_UPLOAD_SIZE: bytes.default(20 * 1024 ** 3),
   FFMPEG_PATH: z.string().default('ffmpeg'),
@@ -151,6 +153,7 @@ export type Config = Readonly<{
   dataDir: string;
   redisUrl: string | undefined;
   databaseUrl: string | undefined;
+  databasePoolSize: number | undefined;
   apiKey: string | undefined;
   maxUploadBytes: number;
   ffmpegPath: string;
@@ -233,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     apiKey: e.ONAIR_API_KEY,
     maxUploadBytes: e.MAX_UPLOAD_SIZE,
     ffmpegPath: e.FFMPEG_PATH,

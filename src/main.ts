@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from './config.ts';
 import { ensureFirstAccount } from './db/accounts.ts';
+import { listUnfinishedUploads } from './db/assets.ts';
 import { migrateToLatest, openDatabase } from './db/database.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { removeAbandonedUploads } from './http/assets-routes.ts';
@@ -130,14 +131,9 @@ export async function startServer(
     await encryptLegacyWebhookSecrets(db, secret);
 
     // Uploads accepted while the queue was unreachable, or before a crash, get their job now.
-    const unfinished = await db
-      .selectFrom('assets')
-      .select('id')
-      .where('status', 'in', ['uploaded', 'processing'])
-      // Live recordings belong to their live job, not the transcoder.
-      .where('source_key', 'not like', 'live/%')
-      .execute();
-    for (const { id } of unfinished) await queues.add('transcode-vod', { assetId: id }, id);
+    // (Live recordings belong to their live job, not the transcoder.)
+    for (const { id } of await listUnfinishedUploads(db))
+      await queues.add('transcode-vod', { assetId: id }, id);
 
     const childEnv = {
       ...env,
