@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { ProgressReader, type ProgressBlock } from '../../pipelines/ffmpeg-progress.ts';
@@ -244,6 +245,8 @@ export class LiveSession {
         redis: opts.redis,
         assetId: opts.assetId,
         log: opts.log,
+        // This run's fencing token: a worker that lost the lock can no longer write over this one.
+        owner: crypto.randomUUID(),
         window: {
           windowSeconds: opts.config.live.dvrSeconds,
           minSegments: 6,

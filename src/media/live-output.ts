@@ -13,7 +13,7 @@ import {
 } from '../../pipelines/live-playlist.ts';
 import { AUDIO_RENDITION } from '../../pipelines/vod-args.ts';
 import type { Ladder } from '../../pipelines/vod-ladder.ts';
-import { publishLivePlaylist } from '../live/live-playlists.ts';
+import { claimLiveOutput, ownsLiveOutput, publishLivePlaylist } from '../live/live-playlists.ts';
 import type { Logger } from '../log.ts';
 import type { Storage } from '../storage/storage.ts';
 import { MASTER_PLAYLIST, previewMasterText } from './hls-output.ts';
@@ -78,6 +78,11 @@ export interface LiveOutputOptions {
   readonly assetId: string;
   readonly window: LiveWindowOptions;
   readonly log: Logger;
+  /**
+   * This job's fencing token: claimed on `resume`, checked before every write (see
+   * `claimLiveOutput`). Without one, writes are not fenced (unit tests of the logic).
+   */
+  readonly owner?: string;
 }
 
 /** The recording at the end: every period of every rendition, for the replay (no re-encode). */
@@ -138,6 +143,7 @@ export class LiveOutput {
     const output = new LiveOutput(opts);
     // A stream already over (its replay to publish again) is republished with its end, no master.
     output.#ended = resumeOpts.ended ?? false;
+    if (opts.owner !== undefined) await claimLiveOutput(opts.redis, opts.assetId, opts.owner);
     const text = await opts.storage.readText(`${output.prefix}/${STATE_FILE}`);
     if (text === undefined) return output;
     const state = parseState(text);
@@ -364,16 +370,31 @@ export class LiveOutput {
 
   /** Every write goes through here or `#put`: once fenced, none starts (not even mid-way through a publish). */
   async #store(file: string, text: string, contentType = PLAYLIST_TYPE): Promise<void> {
-    if (this.#fenced) throw new Fenced();
+    await this.#checkOwner();
     await this.opts.storage.putBytes(`${this.prefix}/${file}`, text, { contentType });
   }
 
   async #put(file: string, text: string): Promise<void> {
-    if (this.#fenced) throw new Fenced();
-    await Promise.all([
+    await this.#checkOwner();
+    const [, published] = await Promise.all([
       this.opts.storage.putBytes(`${this.prefix}/${file}`, text, { contentType: PLAYLIST_TYPE }),
-      publishLivePlaylist(this.opts.redis, this.opts.assetId, file, text),
+      publishLivePlaylist(this.opts.redis, this.opts.assetId, file, text, this.opts.owner),
     ]);
+    if (!published) this.#fenceOff();
+  }
+
+  /** Refuses the write once fenced, or when another job has claimed the output since (lock lost). */
+  async #checkOwner(): Promise<void> {
+    if (this.#fenced) throw new Fenced();
+    const { owner, redis, assetId } = this.opts;
+    if (owner !== undefined && !(await ownsLiveOutput(redis, assetId, owner))) this.#fenceOff();
+  }
+
+  #fenceOff(): never {
+    if (!this.#fenced)
+      this.opts.log.warn('another worker owns this live stream now; this one writes no more');
+    this.#fenced = true;
+    throw new Fenced();
   }
 }
 
