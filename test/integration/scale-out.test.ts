@@ -14,7 +14,8 @@ import { createPostgresDatabase } from '../helpers/database.ts';
 import { startPublisher, type Publisher } from '../helpers/live.ts';
 import { makeSource } from '../helpers/media.ts';
 import { childProcesses, isAlive } from '../helpers/onair-process.ts';
-import { startS3Server } from '../helpers/s3.ts';
+import { startRedis } from '../helpers/redis.ts';
+import { startS3Server, useS3rverCredentials } from '../helpers/s3.ts';
 
 /**
  * Scale-out for real: one api, two workers and one ingest, each its own process with its own
@@ -37,7 +38,7 @@ interface Role {
 let work: string;
 let s3: Awaited<ReturnType<typeof startS3Server>>;
 let database: { url: string; drop(): void };
-let redis: ChildProcess;
+let redis: Awaited<ReturnType<typeof startRedis>>;
 let sharedEnv: Record<string, string>;
 let apiUrl: string;
 const roles: Role[] = [];
@@ -52,8 +53,8 @@ function startRole(name: string, entry: string, env: Record<string, string>): Ro
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const role: Role = { name, dataDir, child, output: '' };
-  child.stdout!.on('data', (c: Buffer) => (role.output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (role.output += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (role.output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (role.output += c.toString()));
   roles.push(role);
   return role;
 }
@@ -101,19 +102,12 @@ beforeAll(async () => {
   s3 = await startS3Server();
   await s3.createBucket(BUCKET);
   database = createPostgresDatabase();
-  const redisPort = await freePort();
-  redis = spawn(
-    'redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
+  redis = await startRedis();
   const apiPort = await freePort();
   const rtmpPort = await freePort();
   apiUrl = `http://127.0.0.1:${apiPort}`;
   sharedEnv = {
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_URL: redis.url,
     DATABASE_URL: database.url,
     S3_BUCKET: BUCKET,
     S3_ENDPOINT: s3.endpoint,
@@ -151,14 +145,14 @@ afterAll(async () => {
   await Promise.all(
     roles.map((r) =>
       r.child.exitCode !== null || r.child.signalCode !== null
-        ? undefined
+        ? Promise.resolve()
         : new Promise((resolve) => {
             const timer = setTimeout(() => r.child.kill('SIGKILL'), 10_000);
             r.child.once('exit', () => resolve(clearTimeout(timer)));
           }),
     ),
   );
-  redis?.kill('SIGKILL');
+  await redis?.stop();
   await s3?.stop();
   database?.drop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
@@ -189,6 +183,7 @@ describe('scale-out: api, two workers and an ingest on machines that share no di
       expect(await decodes(url)).toBeGreaterThan(20 * 25 * 0.95);
     }
     // The media is in the bucket, and in no role's DATA_DIR.
+    const restore = useS3rverCredentials();
     const storage = new S3Storage({
       bucket: BUCKET,
       endpoint: s3.endpoint,
@@ -198,6 +193,7 @@ describe('scale-out: api, two workers and an ingest on machines that share no di
     const keys = await storage.list(`assets/${uploaded.id}`);
     expect(keys.some((k) => k.endsWith('master.m3u8'))).toBe(true);
     expect(keys.filter((k) => k.endsWith('.m4s')).length).toBeGreaterThan(10);
+    restore();
     for (const r of roles) {
       const files = fs.readdirSync(r.dataDir, { recursive: true }).map(String);
       expect(
