@@ -127,6 +127,13 @@ const EnvSchema = z.object({
     )
     .optional(),
   S3_REGION: z.string().trim().min(1).default('us-east-1'),
+  /**
+   * Read from the same environment as the rest, so a server started with an env object (tests, a
+   * supervisor) uses what it was given; unset: the AWS SDK's own chain (profiles, instance roles).
+   */
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
   /** `https://host/bucket/key` addressing; defaults to true with S3_ENDPOINT (most S3-compatible servers need it). */
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false'], { error: 'true or false' }).optional(),
   /** A folder inside the bucket for this install's media, so several installs can share a bucket. */
@@ -204,6 +211,8 @@ export type S3Config = Readonly<{
   forcePathStyle: boolean;
   /** A folder inside the bucket (no leading or trailing `/`), or undefined for the bucket's root. */
   prefix: string | undefined;
+  /** Access keys from the environment, or undefined for the AWS SDK's default credential chain. */
+  credentials: Readonly<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }> | undefined;
 }>;
 
 /** `90s`, `10m`, `1h`, `2d` in seconds. */
@@ -275,6 +284,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             ? e.S3_FORCE_PATH_STYLE === 'true'
             : e.S3_ENDPOINT !== undefined,
           prefix: e.S3_PREFIX || undefined,
+          credentials:
+            e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+              ? Object.freeze({
+                  accessKeyId: e.AWS_ACCESS_KEY_ID,
+                  secretAccessKey: e.AWS_SECRET_ACCESS_KEY,
+                  ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}),
+                })
+              : undefined,
         })
       : undefined,
     live: Object.freeze({

@@ -30,6 +30,10 @@ export interface S3StorageOptions {
   readonly prefix?: string | undefined;
   /** Keys per listing page and per delete request: S3's maximum (1000) unless smaller (tests). */
   readonly pageSize?: number | undefined;
+  /** Access keys; undefined: the SDK's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, roles). */
+  readonly credentials?:
+    | { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string }
+    | undefined;
 }
 
 /** S3's smallest multipart part (except the last) and largest part count. */
@@ -82,9 +86,10 @@ export class S3Storage implements Storage {
     this.bucket = opts.bucket;
     this.root = opts.prefix ? `${opts.prefix}/` : '';
     this.pageSize = Math.min(MAX_PAGE, Math.max(1, opts.pageSize ?? MAX_PAGE));
-    // Credentials come from the SDK's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, ...).
     this.client = new S3Client({
       region: opts.region,
+      // A copy: the SDK writes to the object it is given.
+      ...(opts.credentials ? { credentials: { ...opts.credentials } } : {}),
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle,
       // The SDK's default (checksums on every request, aws-chunked streaming bodies) is not

@@ -6,8 +6,9 @@
  *   killed with everything it started and restarted on the same data;
  * - raw HTTP requests: paths, query strings, headers and cookies exactly as written (fetch would
  *   normalise `..`, re-encode the path and refuse a `Host` header);
- * - a snapshot of what a request may have written: every SQLite table, every file under
- *   DATA_DIR/media.
+ * - a snapshot of what a request may have written: every table of its database (SQLite in DATA_DIR
+ *   or PostgreSQL) and every object of its media storage (DATA_DIR/media or an S3 bucket), read
+ *   through onair's own `openDatabase` and `openStorage`, so one code path covers both backends.
  *
  * Run as a script (`ONAIR_FUZZ_CHILD=1 node --import tsx test/helpers/fuzz.ts`) it is that child:
  * it starts onair and prints one `ONAIR_FUZZ_READY <json>` line.
@@ -16,9 +17,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import { loadConfig } from '../../src/config.ts';
+import { databaseKind, openDatabase, type Db } from '../../src/db/database.ts';
+import { startServer } from '../../src/main.ts';
+import { assetPrefix, SOURCES_ROOT } from '../../src/media/layout.ts';
+import { openStorage } from '../../src/storage/open-storage.ts';
+import type { Storage } from '../../src/storage/storage.ts';
+import { testDatabaseUrl } from './database.ts';
+import { databaseEnv, testEnv } from './server.ts';
 
 const READY = 'ONAIR_FUZZ_READY ';
 /** USER_HZ of /proc/<pid>/stat times (100 on Linux). */
@@ -27,7 +37,6 @@ const CLOCK_TICKS = 100;
 export interface FuzzServerInfo {
   readonly url: string;
   readonly apiKey: string;
-  readonly dataDir: string;
 }
 
 export interface LogLine {
@@ -43,11 +52,29 @@ export class FuzzServer {
   readonly #log: LogLine[] = [];
   restarts = 0;
 
-  private constructor(private readonly env: Record<string, string>) {}
+  private constructor(
+    readonly dataDir: string,
+    /** The test's settings plus its database: the same on every (re)start. */
+    private readonly env: Record<string, string>,
+    private readonly database: { readonly url: string | undefined; drop(): void },
+  ) {}
 
+  /**
+   * Starts onair on a new DATA_DIR and, with ONAIR_TEST_DATABASE=postgres, a new PostgreSQL
+   * database. Both are made here, not in the child: a restarted child finds the same ones, and
+   * `close()` removes them whichever child ran last (or none came up).
+   */
   static async start(env: Record<string, string>): Promise<FuzzServer> {
-    const server = new FuzzServer(env);
-    await server.#spawn(undefined);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-test-'));
+    const database = testDatabaseUrl();
+    const server = new FuzzServer(dataDir, { ...databaseEnv(database, env), ...env }, database);
+    try {
+      await server.#spawn();
+    } catch (err) {
+      await server.#killGroup();
+      server.#removeData();
+      throw err;
+    }
     return server;
   }
 
@@ -57,8 +84,14 @@ export class FuzzServer {
   get apiKey(): string {
     return this.#info!.apiKey;
   }
-  get dataDir(): string {
-    return this.#info!.dataDir;
+  /** PostgreSQL, or undefined: SQLite in DATA_DIR. */
+  get databaseUrl(): string | undefined {
+    return this.database.url;
+  }
+
+  /** The environment the server runs with (DATA_DIR, database, storage): what its `loadConfig` reads. */
+  get serverEnv(): NodeJS.ProcessEnv {
+    return testEnv(this.dataDir, this.env);
   }
 
   /** Lines the server wrote to stderr (warnings and errors) at or after `since` (ms). */
@@ -88,13 +121,15 @@ export class FuzzServer {
     return !child || child.exitCode !== null || child.signalCode !== null;
   }
 
-  async #spawn(dataDir: string | undefined): Promise<void> {
+  async #spawn(): Promise<void> {
     const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], {
       env: {
         ...process.env,
         ONAIR_FUZZ_CHILD: '1',
         ONAIR_FUZZ_ENV: JSON.stringify(this.env),
-        ...(dataDir ? { ONAIR_FUZZ_DATA_DIR: dataDir, ONAIR_FUZZ_API_KEY: this.#info!.apiKey } : {}),
+        ONAIR_FUZZ_DATA_DIR: this.dataDir,
+        // A restart: the account and its key are already in the database.
+        ...(this.#info ? { ONAIR_FUZZ_API_KEY: this.#info.apiKey } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a stalled server is killed together with its redis and workers.
@@ -133,18 +168,25 @@ export class FuzzServer {
     return exited;
   }
 
-  /** Kills the server (stalled or dead) and starts it again on the same DATA_DIR and API key. */
+  /** DATA_DIR and the PostgreSQL database (S3 objects stay in the run's bucket, as for every test server). */
+  #removeData(): void {
+    try {
+      fs.rmSync(this.dataDir, { recursive: true, force: true });
+    } finally {
+      this.database.drop();
+    }
+  }
+
+  /** Kills the server (stalled or dead) and starts it again on the same data and API key. */
   async restart(): Promise<void> {
-    const dataDir = this.dataDir;
     await this.#killGroup();
     this.restarts += 1;
-    await this.#spawn(dataDir);
+    await this.#spawn();
   }
 
   /** Stops the server and removes its data; kills it if it does not stop within 15 s. */
   async close(): Promise<void> {
     const child = this.#child;
-    const dataDir = this.#info?.dataDir;
     if (child?.pid && !this.exited) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       child.kill('SIGTERM');
@@ -154,7 +196,7 @@ export class FuzzServer {
       // Its redis-server and workers go with their parent; anything left in the group goes now.
       await this.#killGroup();
     }
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    this.#removeData();
   }
 }
 
@@ -256,58 +298,143 @@ export function send(baseUrl: string, request: RawRequest, deadlineMs: number): 
 export interface Snapshot {
   /** Table -> row count and a digest of its rows (an update changes the digest). */
   readonly tables: ReadonlyMap<string, { rows: number; digest: string }>;
-  /** Files under DATA_DIR/media -> size. */
+  /** Media storage keys (relative to DATA_DIR/media, or to the bucket prefix) -> size. */
   readonly files: ReadonlyMap<string, number>;
 }
 
-/** Reads the server's SQLite file and media folder from outside (read-only). */
-export class WriteWatch {
-  readonly #db: SqliteDatabase.Database;
-  readonly #media: string;
+/**
+ * The top-level folders of every storage key onair writes (`src/media/layout.ts`): uploads under
+ * `sources/`, encoded media under `assets/`. Storage lists folders, not the root (S3 has none).
+ */
+const MEDIA_ROOTS = [SOURCES_ROOT, assetPrefix('-').split('/')[0]!];
 
-  constructor(dataDir: string) {
-    this.#db = new SqliteDatabase(path.join(dataDir, 'onair.sqlite'), {
-      readonly: true,
-      fileMustExist: true,
-    });
-    this.#media = path.join(dataDir, 'media');
+/** HEAD requests in flight at once when sizing objects on S3. */
+const STAT_CONCURRENCY = 16;
+
+/** A column value as text that is the same in every snapshot (dates, bigints, blobs included). */
+function stableValue(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array)
+    return `x'${Buffer.from(value).toString('hex')}'`;
+  return value;
+}
+
+/** One row as JSON with its columns in name order. */
+function stableRow(row: Record<string, unknown>): string {
+  return JSON.stringify(
+    Object.keys(row)
+      .sort()
+      .map((column) => [column, stableValue(row[column])]),
+  );
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Reads, from outside, what the server may have written: its database through onair's own
+ * `openDatabase` (the SQLite file in DATA_DIR, made read-only for this connection, or its
+ * PostgreSQL database) and its media through `openStorage` (DATA_DIR/media or its S3 prefix).
+ */
+export class WriteWatch {
+  private constructor(
+    private readonly db: Db,
+    private readonly storage: Storage,
+    private readonly restoreEnv: () => void,
+  ) {}
+
+  /** `env`: the server's environment (`FuzzServer.serverEnv`), read with the server's `loadConfig`. */
+  static async open(env: NodeJS.ProcessEnv): Promise<WriteWatch> {
+    const config = loadConfig(env);
+    // S3Storage takes its credentials from the SDK's default chain (this process's environment).
+    const restoreEnv = config.s3 ? useEnv(env, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) : () => {};
+    const db = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+    try {
+      // Only reads from here: SQLite refuses any write on this connection (its one connection).
+      if (databaseKind(db) === 'sqlite') await sql`pragma query_only = on`.execute(db);
+      return new WriteWatch(db, await openStorage(config), restoreEnv);
+    } catch (err) {
+      await db.destroy();
+      restoreEnv();
+      throw err;
+    }
   }
 
-  snapshot(): Snapshot {
-    const tables = new Map<string, { rows: number; digest: string }>();
-    const names = this.#db
-      .prepare(
-        `select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`,
-      )
-      .pluck()
-      .all() as string[];
-    for (const name of names) {
-      const rows = this.#db.prepare(`select * from "${name}"`).raw().all();
-      const digest = crypto
-        .createHash('sha1')
-        .update(JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)))
-        .digest('hex');
-      tables.set(name, { rows: rows.length, digest });
-    }
-    const files = new Map<string, number>();
-    const walk = (dir: string) => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(full);
-        else
-          files.set(
-            path.relative(this.#media, full),
-            fs.statSync(full, { throwIfNoEntry: false })?.size ?? -1,
-          );
-      }
-    };
-    if (fs.existsSync(this.#media)) walk(this.#media);
+  /** Every media key under `prefix` (a folder), sorted. */
+  list(prefix: string): Promise<string[]> {
+    return this.storage.list(prefix);
+  }
+
+  async snapshot(): Promise<Snapshot> {
+    const [tables, files] = await Promise.all([this.#tables(), this.#files()]);
     return { tables, files };
   }
 
-  close(): void {
-    this.#db.close();
+  async #tables(): Promise<Map<string, { rows: number; digest: string }>> {
+    // SQLite: sqlite_master; PostgreSQL: the catalogue. Kysely's migration tables are left out.
+    const names = (await this.db.introspection.getTables())
+      .filter((t) => !t.isView && (t.schema === undefined || t.schema === 'public'))
+      .map((t) => t.name)
+      .sort();
+    const digests = await Promise.all(
+      names.map(async (name) => {
+        const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(
+          this.db,
+        );
+        // PostgreSQL returns rows in no particular order: the digest is over the sorted rows.
+        const lines = rows.map(stableRow).sort();
+        const digest = crypto.createHash('sha1').update(lines.join('\n')).digest('hex');
+        return [name, { rows: rows.length, digest }] as const;
+      }),
+    );
+    return new Map(digests);
   }
+
+  async #files(): Promise<Map<string, number>> {
+    const keys = (await Promise.all(MEDIA_ROOTS.map((root) => this.storage.list(root)))).flat().sort();
+    // A key listed and gone before its stat (a temporary upload file renamed) counts as size -1.
+    const sizes = await mapLimit(
+      keys,
+      STAT_CONCURRENCY,
+      async (key) => (await this.storage.stat(key))?.size ?? -1,
+    );
+    return new Map(keys.map((key, i) => [key, sizes[i]!]));
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.db.destroy();
+      (this.storage as Partial<{ close(): void }>).close?.();
+    } finally {
+      this.restoreEnv();
+    }
+  }
+}
+
+/** Sets `names` in this process's environment to their values in `env`; returns the undo. */
+function useEnv(env: NodeJS.ProcessEnv, names: readonly string[]): () => void {
+  const saved = names.map((name) => [name, process.env[name]] as const);
+  for (const name of names) {
+    if (env[name] === undefined) delete process.env[name];
+    else process.env[name] = env[name];
+  }
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
 }
 
 /** What changed between two snapshots, in words; empty when nothing did. */
@@ -333,27 +460,25 @@ export function writesBetween(before: Snapshot, after: Snapshot): string[] {
 async function runChild(): Promise<void> {
   const env = JSON.parse(process.env.ONAIR_FUZZ_ENV ?? '{}') as Record<string, string>;
   const dataDir = process.env.ONAIR_FUZZ_DATA_DIR;
-  let info: FuzzServerInfo;
-  let close: () => Promise<void>;
-  if (dataDir) {
-    // A restart: the account, its key and the secret are already in DATA_DIR.
-    const { loadConfig } = await import('../../src/config.ts');
-    const { startServer } = await import('../../src/main.ts');
-    const { testEnv } = await import('./server.ts');
-    const fullEnv = testEnv(dataDir, env);
-    const server = await startServer(loadConfig(fullEnv), fullEnv);
-    info = { url: server.url, apiKey: process.env.ONAIR_FUZZ_API_KEY ?? '', dataDir };
-    close = () => server.close();
-  } else {
-    const { startTestServer } = await import('./server.ts');
-    const server = await startTestServer(env);
-    info = { url: server.url, apiKey: server.apiKey, dataDir: server.dataDir };
-    // The parent removes DATA_DIR (it outlives restarts); stop the server only.
-    close = () => server.close();
+  if (!dataDir) throw new Error('ONAIR_FUZZ_DATA_DIR is not set');
+  // The parent made DATA_DIR and the database (DATABASE_URL is in `env`) and removes them.
+  const fullEnv = testEnv(dataDir, env);
+  // This process is the server: its environment is the server's, as in a deployment. S3Storage
+  // reads its credentials (AWS_ACCESS_KEY_ID, ...) from process.env, not from `fullEnv`.
+  for (const [name, value] of Object.entries(fullEnv)) if (value !== undefined) process.env[name] = value;
+  const server = await startServer(loadConfig(fullEnv), fullEnv);
+  // A first start generates the key; a restart finds the account (and key) of the first.
+  const restartKey = process.env.ONAIR_FUZZ_API_KEY;
+  if (restartKey && server.generatedApiKey) {
+    await server.close();
+    throw new Error("the restarted server found no account: its database was not the first start's");
   }
+  const apiKey = restartKey ?? server.generatedApiKey;
+  if (!apiKey) throw new Error('expected a generated API key on first start');
+  const info: FuzzServerInfo = { url: server.url, apiKey };
   process.stdout.write(`${READY}${JSON.stringify(info)}\n`);
   process.once('SIGTERM', () => {
-    close().then(
+    server.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -7,8 +7,8 @@
  * - the event loop is not stalled: no request costs the server more than CPU_BUDGET_MS of CPU
  *   (read from /proc, so a loaded machine is not mistaken for a slow route), every one answers
  *   within DEADLINE_MS, and /healthz answers 200 right after;
- * - a refused request (4xx) wrote nothing: every SQLite table and every file under
- *   DATA_DIR/media are as they were.
+ * - a refused request (4xx) wrote nothing: every table of the database (SQLite or PostgreSQL) and
+ *   every object of the media storage (DATA_DIR/media or S3) are as they were.
  *
  * Real fixtures first (an encoded asset; on-demand with an email gate, live and automated events;
  * registrants with their cookies and emailed links; a webhook) so the routes reach their deeper
@@ -28,6 +28,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionScopeId } from '../../src/automated/sessions.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
+import { revisionPrefix } from '../../src/media/layout.ts';
 import { PlaybackUrls } from '../../src/origin/playback-urls.ts';
 import { playbackKey } from '../../src/origin/tokens.ts';
 import { until } from '../helpers/api.ts';
@@ -146,14 +147,6 @@ async function createEvent(body: Record<string, unknown>): Promise<EventFixture>
   return { id: json.id, webinarId: json.webinarId.replace(/\D/g, '') };
 }
 
-function filesUnder(dir: string, prefix = ''): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) =>
-      e.isDirectory() ? filesUnder(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
-    );
-}
-
 async function setUp(): Promise<Fixtures> {
   const client = new OnairClient(server.url, server.apiKey);
   const source = await makeSource(path.join(work, 'talk.mp4'), { width: 320, height: 180, seconds: 2 });
@@ -266,7 +259,9 @@ async function setUp(): Promise<Fixtures> {
       ),
     ),
   ];
-  const mediaFiles = filesUnder(path.join(server.dataDir, 'media', 'assets', asset.id, revision));
+  // Through the server's storage: DATA_DIR/media, or its prefix in the S3 bucket.
+  const published = revisionPrefix(asset.id, revision);
+  const mediaFiles = (await watch.list(published)).map((key) => key.slice(published.length + 1));
   return {
     assetId: asset.id,
     revision,
@@ -311,11 +306,11 @@ beforeAll(async () => {
     MAX_UPLOAD_SIZE: '2MB',
     REMINDER_OFFSETS: '24h',
   });
-  watch = new WriteWatch(server.dataDir);
-  const empty = watch.snapshot();
+  watch = await WriteWatch.open(server.serverEnv);
+  const empty = await watch.snapshot();
   fx = await setUp();
   // The watch sees writes: the setup's events and registrants, and the encoded recording.
-  const written = writesBetween(empty, watch.snapshot()).join('\n');
+  const written = writesBetween(empty, await watch.snapshot()).join('\n');
   expect(written).toMatch(/^table events: 0 -> \d+ rows$/m);
   expect(written).toMatch(/^table registrants: 0 -> \d+ rows$/m);
   expect(written).toMatch(/^new file media\/assets\/.*\/master\.m3u8$/m);
@@ -325,7 +320,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  watch?.close();
+  await watch?.close();
   await server?.close();
   await smtp?.close();
   if (work) fs.rmSync(work, { recursive: true, force: true });
@@ -2073,7 +2068,7 @@ async function probe(
   route: Route,
   request: FuzzRequest,
 ): Promise<{ problems: Problem[]; reply: RawReply; stalled: boolean; hog: boolean }> {
-  const before = watch.snapshot();
+  const before = await watch.snapshot();
   const started = Date.now();
   const cpu = server.cpuMs();
   const reply = await send(server.url, request, DEADLINE_MS);
@@ -2125,7 +2120,7 @@ async function probe(
     }
   }
   if (reply.status >= 400 && reply.status < 500) {
-    const changes = writesBetween(before, watch.snapshot()).filter((c) => {
+    const changes = writesBetween(before, await watch.snapshot()).filter((c) => {
       const table = /^table (\w+):/.exec(c)?.[1];
       const mode = table ? BACKGROUND[table] : undefined;
       return mode === undefined || (mode === 'rows' && !c.endsWith('rows updated'));
