@@ -4,17 +4,19 @@ import { migrateToLatest, openDatabase } from '../src/db/database.ts';
 import { createLogger } from '../src/log.ts';
 import { jobCatalogue, QUEUE_NAMES, type JobName } from '../src/queue/catalogue.ts';
 import { connectRedis, RedisOutageLog } from '../src/queue/redis.ts';
-import { ensurePrivateDir, LocalStorage } from '../src/storage/local-storage.ts';
-import type { WorkerDeps } from './deps.ts';
+import { HlsSink } from '../src/media/hls-sink.ts';
+import { ensurePrivateDir } from '../src/storage/local-storage.ts';
+import { openStorage } from '../src/storage/open-storage.ts';
+import { claimScratchDir } from '../src/storage/scratch.ts';
+import { LOCK_LOST, SHUTDOWN, type WorkerDeps } from './deps.ts';
 import { createRetentionSweepProcessor } from './retention-sweep.ts';
 import { createTranscodeVodProcessor, TRANSCODE_MAX_STALLS } from './transcode-vod.ts';
 import { createLiveStreamProcessor } from './live-stream.ts';
 import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
 import { createSendAccessLinkProcessor, createSendEmailProcessor } from './send-email.ts';
 import { createReplayImagesProcessor } from './replay-images.ts';
-import { loadSecret } from '../src/services/secret.ts';
+import { loadSecret, sharesDatabase } from '../src/services/secret.ts';
 import { JobQueues } from '../src/queue/catalogue.ts';
-import path from 'node:path';
 
 // Each processor narrows the payload itself; the table only needs the common call shape.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -45,15 +47,27 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
   ensurePrivateDir(config.dataDir);
   const db = openDatabase(config);
   await migrateToLatest(db);
-  const storage = new LocalStorage(path.join(config.dataDir, 'media'));
+  const storage = await openStorage(config);
+  const scratch = await claimScratchDir(config.dataDir, 'worker');
+  const sink = await HlsSink.start(storage, log);
   // Connection errors of all of them (and of the workers' blocking connections) make one
   // "unreachable" line per outage and one "reachable again".
   const outages = new RedisOutageLog(log);
   const connection = connectRedis(config.redisUrl, outages);
   const redis = connectRedis(config.redisUrl, outages);
   const queues = new JobQueues(redis, outages.onError);
-  const secret = loadSecret(config.secret, config.dataDir);
-  const table = processors({ db, storage, config, log, redis, queues, secret });
+  const secret = loadSecret(config.secret, config.dataDir, sharesDatabase(config));
+  const table = processors({
+    db,
+    storage,
+    sink,
+    scratchDir: scratch.dir,
+    config,
+    log,
+    redis,
+    queues,
+    secret,
+  });
 
   /** Live jobs run for hours and must move quickly to another worker if this one dies. */
   const optionsFor = (queue: string): Partial<WorkerOptions> =>
@@ -94,6 +108,13 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
       log.warn('job failed', { jobId: job?.id, name: job?.name, reason: err.message }),
     );
     w.on('error', outages.onError);
+    // BullMQ may already have given these jobs to another worker: stop their ffmpeg here, now.
+    w.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const id of jobIds) {
+        log.warn('lost the lock of a job; stopping it here', { jobId: id });
+        w.cancelJob(id, LOCK_LOST);
+      }
+    });
   }
   log.info('workers ready', { queues: QUEUE_NAMES, concurrency: config.workerConcurrency });
 
@@ -101,8 +122,10 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
   return {
     close() {
       closing ??= (async () => {
-        for (const w of workers) w.cancelAllJobs('shutdown');
+        for (const w of workers) w.cancelAllJobs(SHUTDOWN);
         await Promise.all(workers.map((w) => w.close()));
+        await sink.close();
+        await scratch.release();
         await queues.close();
         connection.disconnect();
         redis.disconnect();
