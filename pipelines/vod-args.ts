@@ -20,8 +20,11 @@ export interface PosterPlan {
 
 export interface VodTranscodePlan {
   readonly input: string;
-  /** Folder that receives one sub-folder per rendition (`<name>/index.m3u8`). */
-  readonly outputDir: string;
+  /**
+   * Base URL of the HLS sink session (`src/media/hls-sink.ts`) that receives one folder per
+   * rendition (`<name>/index.m3u8`, `<name>/seg_00001.m4s`) by HTTP PUT.
+   */
+  readonly outputUrl: string;
   /** Undefined for audio-only sources. */
   readonly ladder?: Ladder;
   readonly audio: boolean;
@@ -129,7 +132,7 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
       rungNames: rungs.map((r) => r.name),
       audio: plan.audio,
       segmentSeconds: plan.segmentSeconds,
-      dir: `${plan.outputDir}/%v`,
+      url: `${plan.outputUrl}/%v`,
       // EVENT: the playlists grow while we encode, so the asset plays before it is finished.
       mode: 'event',
     }),
@@ -155,15 +158,21 @@ export function aacArgs(kbps: number): string[] {
 }
 
 /**
- * The fMP4 HLS muxer for a ladder: a folder per rendition (`dir` contains `%v`), one shared audio
- * rendition in group `aud`. `event` keeps an EVENT playlist (VOD encodes); `live` keeps every
- * segment listed in ffmpeg's own playlist, from which the live job builds the public window.
+ * The fMP4 HLS muxer for a ladder, written by HTTP PUT to the segment sink: `url` is the sink
+ * session's URL of each rendition's folder and contains `%v` (`<session>/%v`, or `<session>/%v/p0003`
+ * for a live period); one shared audio rendition in group `aud`. `event` keeps an EVENT playlist
+ * (VOD encodes); `live` keeps every segment listed in ffmpeg's own playlist, from which the live
+ * job builds the public window.
+ *
+ * No `temp_file` flag: it writes `<name>.tmp` and renames it, a local-disk step; over HTTP each
+ * PUT is atomic already (the sink stores a file only once it has arrived whole). Over HTTP ffmpeg
+ * names the init sections `init_<variant index>.mp4`; each playlist's EXT-X-MAP says which.
  */
 export function hlsLadderOutputArgs(o: {
   rungNames: readonly string[];
   audio: boolean;
   segmentSeconds: number;
-  dir: string;
+  url: string;
   mode: 'event' | 'live';
 }): string[] {
   const streamMap = o.rungNames.map((name, i) => `v:${i}${o.audio ? ',agroup:aud' : ''},name:${name}`);
@@ -171,9 +180,11 @@ export function hlsLadderOutputArgs(o: {
   return [
     ...['-f', 'hls', '-hls_time', String(o.segmentSeconds)],
     ...(o.mode === 'event' ? ['-hls_playlist_type', 'event'] : ['-hls_list_size', '0']),
-    ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments+temp_file'],
-    ...['-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', `${o.dir}/seg_%05d.m4s`],
-    ...['-var_stream_map', streamMap.join(' '), `${o.dir}/index.m3u8`],
+    ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments'],
+    // One kept-alive connection for the run instead of one per file.
+    ...['-method', 'PUT', '-http_persistent', '1'],
+    ...['-hls_fmp4_init_filename', 'init.mp4', '-hls_segment_filename', `${o.url}/seg_%05d.m4s`],
+    ...['-var_stream_map', streamMap.join(' '), `${o.url}/index.m3u8`],
   ];
 }
 

@@ -1,19 +1,29 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { parseMediaPlaylist, writeMediaPlaylist, type MediaPlaylist } from '../pipelines/hls-playlist.ts';
+import { publishablePlaylist } from '../pipelines/hls-publisher.ts';
 import { judgeSource, type SourceFacts } from '../pipelines/source-facts.ts';
 import { fitInside, stillsInterval } from '../pipelines/storyboard.ts';
-import { buildVodTranscodeArgs, uploadInputArgs, type VodTranscodePlan } from '../pipelines/vod-args.ts';
+import {
+  AUDIO_RENDITION,
+  buildVodTranscodeArgs,
+  uploadInputArgs,
+  type VodTranscodePlan,
+} from '../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder, type Ladder } from '../pipelines/vod-ladder.ts';
 import { countAttempt, findAsset, updateAsset } from '../src/db/assets.ts';
 import { newId } from '../src/ids.ts';
-import { MediaToolError, probeMedia, reapFfmpeg, runFfmpeg } from '../src/media/ffmpeg.ts';
-import { finalizeHls, writePreviewMaster } from '../src/media/hls-output.ts';
+import { MediaToolError, probeMedia, runFfmpeg } from '../src/media/ffmpeg.ts';
+import { finalizeHls, MASTER_PLAYLIST, previewMasterText } from '../src/media/hls-output.ts';
+import type { SinkTarget } from '../src/media/hls-sink.ts';
 import { cutPoster, writePoster, writeStoryboard, writeThumbnails } from '../src/media/images.ts';
 import { assetPrefix, revisionPrefix } from '../src/media/layout.ts';
+import type { Logger } from '../src/log.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
 import { emitWebhook } from '../src/services/webhooks.ts';
-import type { WorkerDeps } from './deps.ts';
+import type { LocalCopy, Storage } from '../src/storage/storage.ts';
+import { LOCK_LOST, type WorkerDeps } from './deps.ts';
 
 /**
  * Worker deaths (SIGKILL, the OOM killer, a host restart) one transcode survives. Each makes the job
@@ -27,7 +37,9 @@ export const TRANSCODE_MAX_STALLS = 20;
 
 /** Share of the progress bar given to the encode; images and publishing take the rest. */
 const ENCODE_SHARE = 95;
-const WORK_DIR = '.work';
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+/** How long ffmpeg's last requests may take to be read and stored after it exits. */
+const SETTLE_MS = 10_000;
 
 export type TranscodeJob = Job<JobPayload<'transcode-vod'>>;
 
@@ -35,7 +47,13 @@ class AssetGoneError extends Error {}
 
 /**
  * The media job: probe -> refuse what cannot stream -> choose the ladder -> one ffmpeg for every
- * rung (+ stills and poster) -> images -> publish (playlists last) -> flip the row to ready.
+ * rung (+ stills) whose HLS output streams into storage through the segment sink, playable while it
+ * grows -> poster and images -> publish (playlists, master last) -> flip the row to ready.
+ *
+ * Each attempt works under a revision of its own (`assets/<id>/<revision>/`) and a scratch folder
+ * of its own on local disk; the row names the published revision, so a retry never shows half an
+ * asset. If this worker loses the job's lock (`LOCK_LOST`), its ffmpeg is killed and it touches
+ * neither the row nor storage: the job's new owner clears what this attempt left.
  */
 export function createTranscodeVodProcessor(deps: WorkerDeps) {
   const { db, storage, config, log } = deps;
@@ -54,34 +72,54 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
     if (job.stalledCounter >= TRANSCODE_MAX_STALLS) {
       const reason = `Processing was interrupted ${job.stalledCounter} times (the worker running it stopped each time, for example out of memory). Upload the file again; if it happens again, the file may need converting first.`;
       jobLog.warn('transcode failed', { reason, final: true, stalls: job.stalledCounter });
-      await clearUnpublished(deps, assetId, asset.revision);
       await updateAsset(db, assetId, {
         status: 'failed',
         stage: 'failed',
         error: reason,
         preview_revision: null,
       });
+      await clearUnpublished(storage, assetId, [asset.revision]);
       throw new UnrecoverableError(reason);
     }
 
-    const sourcePath = storage.localDir(asset.source_key);
-    if (!sourcePath) throw new UnrecoverableError('remote storage is not supported by the transcoder yet');
     const revision = newId('rev');
-    const outDir = storage.localDir(revisionPrefix(assetId, revision))!;
+    const prefix = revisionPrefix(assetId, revision);
+    const scratch = path.join(deps.scratchDir, `${assetId}-${revision}`);
+    let source: LocalCopy | undefined;
     try {
-      await clearUnpublished(deps, assetId, asset.revision);
-      await setStage(deps, assetId, 'probing', 0, { status: 'processing', error: null });
+      await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
+      // The row first stops naming an earlier attempt's preview, then that attempt's files go.
+      await setStage(deps, assetId, 'probing', 0, {
+        status: 'processing',
+        error: null,
+        preview_revision: null,
+      });
+      await clearUnpublished(storage, assetId, [asset.revision, revision]);
 
-      const facts = await probe(sourcePath, config.ffprobePath);
+      source = await copySource(storage, asset.source_key, scratch);
+      const facts = await probe(source.path, config.ffprobePath);
       const ladder = facts.video ? selectLadder(facts.video, DEFAULT_LADDER_POLICY) : undefined;
       await updateAsset(db, assetId, {
         source_json: JSON.stringify(facts),
         duration_seconds: facts.durationSeconds,
       });
 
-      const workDir = path.join(outDir, WORK_DIR);
-      await fs.mkdir(workDir, { recursive: true });
-      const plan = transcodePlan(facts, ladder, sourcePath, outDir, workDir, config);
+      let encodedSeconds = 0;
+      const output = new EncodeOutput({
+        storage,
+        prefix,
+        ladder,
+        audio: Boolean(facts.audio),
+        log: jobLog,
+        aborted: () => signal?.aborted ?? false,
+        // Playable while processing: players start at the beginning while the rest encodes.
+        onPreview: async () => {
+          await updateAsset(db, assetId, { preview_revision: revision });
+          jobLog.info('playable while processing', { encodedSeconds });
+        },
+      });
+      const session = deps.sink.open(output.target);
+      const plan = transcodePlan(facts, ladder, source.path, session.baseUrl, scratch, config);
       jobLog.info('transcode start', {
         rungs: ladder?.rungs.map((r) => r.name) ?? [],
         audio: Boolean(facts.audio),
@@ -89,51 +127,57 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
       });
 
       await setStage(deps, assetId, 'transcoding', 0);
-      let encodedSeconds = 0;
-      let previewPublished = false;
       let lastReport = 0;
-      // At most one preview check at a time; awaited before going on, so a late preview master or
-      // preview_revision never lands after the final ones.
-      let previewCheck: Promise<void> | undefined;
-      await runFfmpeg(config.ffmpegPath, buildVodTranscodeArgs(plan), {
-        pidFile: path.join(workDir, 'ffmpeg.pid'),
-        ...(signal ? { signal } : {}),
-        onProgress: (block) => {
-          if (block.outTimeSeconds !== undefined) encodedSeconds = block.outTimeSeconds;
-          const percent = Math.min(
-            ENCODE_SHARE,
-            Math.floor((encodedSeconds / facts.durationSeconds) * ENCODE_SHARE),
-          );
-          if (!previewPublished && !previewCheck) {
-            previewCheck = writePreviewMaster(outDir, ladder, Boolean(facts.audio))
-              .then(async (ready) => {
-                if (!ready) return;
-                previewPublished = true;
-                await updateAsset(db, assetId, { preview_revision: revision });
-                jobLog.info('playable while processing', { encodedSeconds });
-              })
-              .catch((err: unknown) => jobLog.warn('preview master failed', { err: String(err) }))
-              .finally(() => (previewCheck = undefined));
-          }
-          if (Date.now() - lastReport >= 1000 || block.ended) {
-            lastReport = Date.now();
-            void setStage(deps, assetId, 'transcoding', percent, {}, job).catch(() => undefined);
-          }
-        },
-      }).finally(() => previewCheck);
+      try {
+        await runFfmpeg(config.ffmpegPath, buildVodTranscodeArgs(plan), {
+          ...(signal ? { signal } : {}),
+          onProgress: (block) => {
+            if (block.outTimeSeconds !== undefined) encodedSeconds = block.outTimeSeconds;
+            const percent = Math.min(
+              ENCODE_SHARE,
+              Math.floor((encodedSeconds / facts.durationSeconds) * ENCODE_SHARE),
+            );
+            if (Date.now() - lastReport >= 1000 || block.ended) {
+              lastReport = Date.now();
+              void setStage(deps, assetId, 'transcoding', percent, {}, job).catch((err: unknown) =>
+                jobLog.warn('progress not recorded', { err: String(err) }),
+              );
+            }
+          },
+        });
+        // ffmpeg does not wait for its last PUTs to be answered: let them land before the session ends.
+        await output.settle(() => session.failure(), SETTLE_MS);
+      } finally {
+        // Whatever the sink still stores or publishes (a late preview master, preview_revision)
+        // lands now, never after the final playlists, nor after a failed attempt's clean-up.
+        await session.idle();
+        session.close();
+      }
+      const failure = session.failure();
+      if (failure) throw new Error(`Storing the encoded video failed (${failure.message}).`);
       // A file cut short (but with its index intact) decodes "successfully" up to the cut.
       if (encodedSeconds < facts.durationSeconds * 0.9 - 1) {
         throw new UnrecoverableError(
           `The recording ends early: only ${encodedSeconds.toFixed(1)} s of ${facts.durationSeconds.toFixed(1)} s could be decoded. The file looks truncated; upload it again.`,
         );
       }
+      const playlists = output.completePlaylists((file) => session.isStored(file));
+      checkLockHeld(signal);
 
       await setStage(deps, assetId, 'images', ENCODE_SHARE, {}, job);
-      const images = await makeImages(plan, facts, ladder, outDir, workDir, config.ffmpegPath);
+      const images = await makeImages(deps, plan, facts, ladder, prefix, playlists, scratch);
+      checkLockHeld(signal);
 
       await setStage(deps, assetId, 'publishing', 98, {}, job);
-      const renditions = await finalizeHls(outDir, ladder, Boolean(facts.audio));
-      await fs.rm(workDir, { recursive: true, force: true });
+      const renditions = await finalizeHls(
+        storage,
+        prefix,
+        ladder,
+        Boolean(facts.audio),
+        playlists,
+        output.sizes,
+      );
+      checkLockHeld(signal);
       const flipped = await updateAsset(db, assetId, {
         status: 'ready',
         stage: 'done',
@@ -155,9 +199,14 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
         durationSeconds: facts.durationSeconds,
       });
     } catch (err) {
-      await storage.deletePrefix(revisionPrefix(assetId, revision)).catch(() => undefined);
+      if (signal?.aborted && signal.reason === LOCK_LOST) {
+        // Another worker may own the job now: its row and its storage are the new owner's to clean.
+        jobLog.warn('transcode stopped: the job lock was lost', { revision });
+        throw err;
+      }
+      await deleteQuietly(storage, prefix, jobLog);
       if (err instanceof AssetGoneError || !(await findAsset(db, assetId))) {
-        await storage.deletePrefix(assetPrefix(assetId)).catch(() => undefined);
+        await deleteQuietly(storage, assetPrefix(assetId), jobLog);
         return;
       }
       if (signal?.aborted && token) {
@@ -176,8 +225,194 @@ export function createTranscodeVodProcessor(deps: WorkerDeps) {
           : { stage: 'retrying', error: reason }),
       });
       throw err;
+    } finally {
+      await source?.release();
+      await fs.rm(scratch, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * Stops an attempt whose job was taken away (lock lost) between steps. A shutdown once the encode
+ * is done lets the attempt finish: publishing takes seconds, and the worker waits for it.
+ */
+function checkLockHeld(signal: AbortSignal | undefined): void {
+  if (signal?.aborted && signal.reason === LOCK_LOST)
+    throw new Error('transcode stopped: the job lock was lost');
+}
+
+/** A failed attempt's output: removed now, or by the next attempt's `clearUnpublished` if this fails. */
+async function deleteQuietly(storage: Storage, prefix: string, log: Logger): Promise<void> {
+  try {
+    await storage.deletePrefix(prefix);
+  } catch (err) {
+    log.warn('could not remove an unpublished revision; the next attempt will', {
+      prefix,
+      err: String(err),
+    });
+  }
+}
+
+/** The upload as a local file for ffprobe and ffmpeg (downloaded into `scratch` from remote storage). */
+async function copySource(storage: Storage, key: string, scratch: string): Promise<LocalCopy> {
+  try {
+    return await storage.localCopy(key, scratch);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UnrecoverableError('The uploaded file is no longer in storage. Upload it again.');
+    }
+    throw err;
+  }
+}
+
+/**
+ * What one encode's HLS output turns into while ffmpeg runs: each playlist ffmpeg sends is cut to
+ * what is stored (`publishablePlaylist`) and stored as the rendition's EVENT playlist when it grew,
+ * so players can start while encoding; once every rendition has one, the preview master follows.
+ * It keeps what the final publish needs: each rendition's newest playlist and every file's size.
+ */
+class EncodeOutput {
+  /** Sizes of stored media files, keyed `<rendition>/<uri>` (what `finalizeHls` takes). */
+  readonly sizes = new Map<string, number>();
+  /** The newest playlist ffmpeg sent per rendition (the complete one once ffmpeg has exited). */
+  readonly #latest = new Map<string, MediaPlaylist>();
+  /** The text last stored per rendition and how many segments it lists. */
+  readonly #published = new Map<string, { text: string; segments: number }>();
+  readonly #heads = new Map<string, Buffer>();
+  /** Per rendition, the publish in progress: a rendition's playlists are stored in the order they came. */
+  readonly #queues = new Map<string, Promise<void>>();
+  readonly #names: string[];
+  #preview: 'waiting' | 'storing' | 'done' = 'waiting';
+
+  constructor(
+    private readonly o: {
+      storage: Storage;
+      prefix: string;
+      ladder: Ladder | undefined;
+      audio: boolean;
+      log: Logger;
+      /** True once the job is stopped: nothing more is published. */
+      aborted: () => boolean;
+      onPreview: () => Promise<void>;
+    },
+  ) {
+    this.#names = [...(o.ladder?.rungs.map((r) => r.name) ?? []), ...(o.audio ? [AUDIO_RENDITION] : [])];
+  }
+
+  get target(): SinkTarget {
+    return {
+      prefix: this.o.prefix,
+      onStored: (file) => {
+        this.sizes.set(file.path, file.bytes);
+        const rendition = file.path.slice(0, file.path.indexOf('/'));
+        if (file.head && !this.#heads.has(rendition)) this.#heads.set(rendition, file.head);
+      },
+      onPlaylist: (file, text, isStored) => {
+        const rendition = file.slice(0, file.indexOf('/'));
+        if (!this.#names.includes(rendition) || file !== `${rendition}/index.m3u8`) {
+          return Promise.reject(new Error(`ffmpeg wrote an unexpected playlist: ${file}`));
+        }
+        const playlist = parseMediaPlaylist(text);
+        const run = (this.#queues.get(rendition) ?? Promise.resolve()).then(() =>
+          this.#publish(rendition, playlist, (uri) => isStored(`${rendition}/${uri}`)),
+        );
+        // A failure is the sink's to record (it gets `run`); the queue itself goes on.
+        this.#queues.set(
+          rendition,
+          run.then(
+            () => undefined,
+            () => undefined,
+          ),
+        );
+        return run;
+      },
+    };
+  }
+
+  async #publish(
+    rendition: string,
+    playlist: MediaPlaylist,
+    isStored: (uri: string) => boolean,
+  ): Promise<void> {
+    const newest = this.#latest.get(rendition);
+    if (!newest || playlist.segments.length >= newest.segments.length) this.#latest.set(rendition, playlist);
+    if (this.o.aborted()) return;
+    const ready = publishablePlaylist(playlist, isStored);
+    if (!ready) return;
+    const text = writeMediaPlaylist(ready);
+    const last = this.#published.get(rendition);
+    // Only a playlist that grew (or gained its end): an older one arriving late never replaces a newer.
+    if (last && (ready.segments.length < last.segments || text === last.text)) return;
+    await this.o.storage.putBytes(`${this.o.prefix}/${rendition}/index.m3u8`, text, {
+      contentType: PLAYLIST_TYPE,
+    });
+    this.#published.set(rendition, { text, segments: ready.segments.length });
+    await this.#storePreview();
+  }
+
+  /** The preview master, once every rendition's playlist is stored (a master never names a missing one). */
+  async #storePreview(): Promise<void> {
+    if (this.#preview !== 'waiting' || !this.#names.every((n) => this.#published.has(n))) return;
+    this.#preview = 'storing';
+    try {
+      const text = previewMasterText(this.o.ladder, this.o.audio, this.#heads, 0);
+      if (!text || this.o.aborted()) {
+        this.#preview = 'waiting';
+        return;
+      }
+      await this.o.storage.putBytes(`${this.o.prefix}/${MASTER_PLAYLIST}`, text, {
+        contentType: PLAYLIST_TYPE,
+      });
+      if (this.o.aborted()) return;
+      await this.o.onPreview();
+      this.#preview = 'done';
+    } catch (err) {
+      // Not worth failing the encode for: the asset is then playable only once ready. The next
+      // playlist tries again.
+      this.o.log.warn('preview master failed', { err: String(err) });
+      this.#preview = 'waiting';
+    }
+  }
+
+  /**
+   * ffmpeg exits without waiting for the answers to its last PUTs, so the sink may not even have
+   * read them yet: waits until every rendition's final playlist (EXT-X-ENDLIST) and every file it
+   * lists have arrived, the sink has failed, or `timeoutMs` has passed.
+   */
+  async settle(failure: () => Error | undefined, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#complete() && !failure() && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  #complete(): boolean {
+    return this.#names.every((name) => {
+      const playlist = this.#latest.get(name);
+      return (
+        playlist?.ended === true &&
+        publishablePlaylist(playlist, (uri) => this.sizes.has(`${name}/${uri}`)) === playlist
+      );
+    });
+  }
+
+  /**
+   * After ffmpeg has exited and the sink is idle: every rendition's complete playlist, each file of
+   * which is stored. Throws when one is missing or incomplete.
+   */
+  completePlaylists(isStored: (path: string) => boolean): Map<string, MediaPlaylist> {
+    const complete = new Map<string, MediaPlaylist>();
+    for (const name of this.#names) {
+      const playlist = this.#latest.get(name);
+      if (!playlist?.ended) throw new Error(`the encoder did not finish rendition ${name}`);
+      const stored = (uri: string) => isStored(`${name}/${uri}`);
+      if (publishablePlaylist(playlist, stored) !== playlist) {
+        throw new Error(`rendition ${name} is incomplete in storage`);
+      }
+      complete.set(name, playlist);
+    }
+    return complete;
+  }
 }
 
 async function probe(sourcePath: string, ffprobePath: string): Promise<SourceFacts> {
@@ -200,15 +435,15 @@ function transcodePlan(
   facts: SourceFacts,
   ladder: Ladder | undefined,
   input: string,
-  outDir: string,
-  workDir: string,
+  outputUrl: string,
+  scratch: string,
   config: WorkerDeps['config'],
 ): VodTranscodePlan {
   const top = ladder?.rungs[0];
   const stillsBox = top ? fitInside(top.width, top.height, 320) : undefined;
   return {
     input,
-    outputDir: outDir,
+    outputUrl,
     ...(ladder ? { ladder } : {}),
     audio: Boolean(facts.audio),
     segmentSeconds: config.segmentSeconds,
@@ -222,58 +457,75 @@ function transcodePlan(
             everySeconds: stillsInterval(facts.durationSeconds),
             width: stillsBox.width,
             height: stillsBox.height,
-            pattern: path.join(workDir, 'still_%05d.png'),
+            // Stills stay on local disk (the images are made from them), never through the sink.
+            pattern: path.join(scratch, 'still_%05d.png'),
           },
         }
       : {}),
   };
 }
 
+/**
+ * Poster, thumbnails and storyboard, stored under the revision before its master is. The poster is
+ * cut from the top rung's stored segments (one segment downloaded and decoded), a little into the
+ * talk (past fades and title cards): it shows exactly what viewers see at the top rung's size, and
+ * the live job cuts its replay's poster the same way.
+ */
 async function makeImages(
+  deps: WorkerDeps,
   plan: VodTranscodePlan,
   facts: SourceFacts,
   ladder: Ladder | undefined,
-  outDir: string,
-  workDir: string,
-  ffmpegPath: string,
+  prefix: string,
+  playlists: ReadonlyMap<string, MediaPlaylist>,
+  scratch: string,
 ): Promise<{ poster: boolean; storyboard: boolean }> {
+  const { storage } = deps;
   const top = ladder?.rungs[0];
-  if (!plan.stills || !top) return { poster: false, storyboard: false };
-  // Poster: a frame a little into the talk (past fades and title cards), from the top rung.
+  const topPlaylist = top && playlists.get(top.name);
+  if (!plan.stills || !top || !topPlaylist) return { poster: false, storyboard: false };
   const posterFrame = await cutPoster(
-    path.join(outDir, top.name),
+    storage,
+    `${prefix}/${top.name}`,
+    topPlaylist,
     Math.min(facts.durationSeconds * 0.1, 10),
-    workDir,
-    ffmpegPath,
+    scratch,
+    deps.config.ffmpegPath,
   );
-  const files = await fs.readdir(workDir);
-  const stills = files
+  const stills = (await fs.readdir(scratch))
     .filter((f) => f.startsWith('still_'))
     .sort()
-    .map((f) => path.join(workDir, f));
-  const poster = posterFrame !== undefined;
-  if (posterFrame) await writePoster(posterFrame, outDir);
-  await writeThumbnails(stills, outDir, 5);
+    .map((f) => path.join(scratch, f));
+  if (posterFrame) await writePoster(storage, prefix, posterFrame);
+  await writeThumbnails(storage, prefix, stills, 5);
   const tile = fitInside(plan.stills.width, plan.stills.height, 160);
   const sheets = await writeStoryboard({
+    storage,
+    prefix,
     stills,
     layout: { tileWidth: tile.width, tileHeight: tile.height, columns: 10, rows: 10 },
     everySeconds: plan.stills.everySeconds,
     durationSeconds: facts.durationSeconds,
-    outDir,
   });
-  return { poster, storyboard: sheets > 0 };
+  return { poster: posterFrame !== undefined, storyboard: sheets > 0 };
 }
 
-/** Removes what earlier attempts left (stopping any orphaned ffmpeg first), keeping the published revision. */
-async function clearUnpublished(deps: WorkerDeps, assetId: string, keep: string | null): Promise<void> {
-  const dir = deps.storage.localDir(assetPrefix(assetId));
-  if (!dir) return;
-  const entries = await fs.readdir(dir).catch(() => [] as string[]);
-  for (const name of entries) {
-    if (name === keep) continue;
-    reapFfmpeg(path.join(dir, name, WORK_DIR, 'ffmpeg.pid'));
-    await fs.rm(path.join(dir, name), { recursive: true, force: true });
+/**
+ * Removes every revision of the asset in storage but those in `keep` (the published one, this
+ * attempt's): what earlier attempts left, whichever worker or machine ran them. Their ffmpeg is not
+ * ours to stop: it died with its worker, or was stopped when that worker lost the job's lock.
+ */
+async function clearUnpublished(
+  storage: Storage,
+  assetId: string,
+  keep: readonly (string | null)[],
+): Promise<void> {
+  const root = `${assetPrefix(assetId)}/`;
+  const revisions = new Set(
+    (await storage.list(assetPrefix(assetId))).map((key) => key.slice(root.length).split('/')[0]!),
+  );
+  for (const revision of revisions) {
+    if (!keep.includes(revision)) await storage.deletePrefix(revisionPrefix(assetId, revision));
   }
 }
 

@@ -7,7 +7,11 @@ import type { ProbeReport } from '../../pipelines/source-facts.ts';
 /**
  * The only module that runs ffmpeg and ffprobe. Probing goes through fluent-ffmpeg; encodes are
  * spawned with an explicit argv because fluent-ffmpeg re-splits option strings that contain a
- * space (it breaks `-var_stream_map`) and hides the child's pid, which we need to reap orphans.
+ * space (it breaks `-var_stream_map`) and gives no hold on the child process.
+ *
+ * Whoever starts an ffmpeg owns it: it dies with its worker (`spawnFfmpeg`'s parent-death signal)
+ * and is stopped through the job's abort signal. No pid is ever written down for another process
+ * (or machine) to find and kill later.
  */
 
 export class MediaToolError extends Error {
@@ -42,9 +46,8 @@ export function probeMedia(file: string, ffprobePath: string, options: string[] 
 
 export interface RunOptions {
   onProgress?: (block: ProgressBlock) => void;
+  /** Aborting it kills ffmpeg (SIGKILL); the run then rejects. */
   signal?: AbortSignal;
-  /** Written with the child's pid so a later attempt can stop an orphan left by a killed worker. */
-  pidFile?: string;
 }
 
 /**
@@ -64,11 +67,13 @@ export function spawnFfmpeg(ffmpegPath: string, args: readonly string[]) {
     : spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** A segment sink session's URL (`src/media/hls-sink.ts`): an internal detail, not for error messages. */
+const SINK_URL = /https?:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\//g;
+
 export function runFfmpeg(ffmpegPath: string, args: readonly string[], opts: RunOptions = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new Error('aborted before start'));
     const child = spawnFfmpeg(ffmpegPath, args);
-    if (opts.pidFile && child.pid) fs.writeFileSync(opts.pidFile, String(child.pid));
     let stderr = '';
     const reader = new ProgressReader();
     child.stdout.setEncoding('utf8');
@@ -84,27 +89,15 @@ export function runFfmpeg(ffmpegPath: string, args: readonly string[], opts: Run
     child.once('error', (err) => reject(err));
     child.once('close', (code, signal) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      if (opts.pidFile) fs.rmSync(opts.pidFile, { force: true });
       if (code === 0) resolve();
       else if (opts.signal?.aborted) reject(new Error('ffmpeg stopped: job aborted'));
       else
         reject(
           new MediaToolError(
-            `ffmpeg failed (${signal ?? `exit ${code}`}): ${lastErrorLine(stderr, args[args.indexOf('-i') + 1])}`,
+            `ffmpeg failed (${signal ?? `exit ${code}`}): ${lastErrorLine(stderr, args[args.indexOf('-i') + 1]).replace(SINK_URL, '')}`,
             stderr,
           ),
         );
     });
   });
-}
-
-/** Kills an ffmpeg recorded in a pidfile, if it is still running (left over by a killed worker). */
-export function reapFfmpeg(pidFile: string): void {
-  try {
-    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('ffmpeg')) process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone already
-  }
 }

@@ -1,11 +1,8 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import {
   AAC_LC_CODEC,
   averageBitrate,
   avcCodecFromInit,
-  parseMediaPlaylist,
+  mapUriAt,
   peakBitrate,
   targetDurationOf,
   writeMasterPlaylist,
@@ -17,6 +14,7 @@ import {
 import { rationalValue } from '../../pipelines/rational.ts';
 import { AUDIO_RENDITION } from '../../pipelines/vod-args.ts';
 import type { Ladder } from '../../pipelines/vod-ladder.ts';
+import type { Storage } from '../storage/storage.ts';
 
 /** What the API reports per rendition once an asset is ready. */
 export interface RenditionInfo {
@@ -37,38 +35,51 @@ export interface RenditionInfo {
 export const MASTER_PLAYLIST = 'master.m3u8';
 const AUDIO_GROUP = 'aud';
 const AUDIO_ESTIMATE_BPS = 140_000;
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
-}
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+/** Storage look-ups in flight at once while measuring segments (S3 answers each in a few ms). */
+const STAT_CONCURRENCY = 16;
 
 function renditionNames(ladder: Ladder | undefined, audio: boolean): string[] {
   return [...(ladder?.rungs.map((r) => r.name) ?? []), ...(audio ? [AUDIO_RENDITION] : [])];
 }
 
+/** The exact H.264 codec string (RFC 6381) of a rendition, from the start of its init section. */
+function h264CodecOf(name: string, init: Uint8Array): string {
+  const codec = avcCodecFromInit(init);
+  if (!codec) throw new Error(`rendition ${name} has no H.264 configuration in its init segment`);
+  return codec;
+}
+
+function audioMedia(ladder: Ladder | undefined, audio: boolean): Pick<MasterPlaylist, 'audio'> {
+  return audio && ladder
+    ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } }
+    : {};
+}
+
 /**
- * While encoding: once every rendition has a playlist, write a master with estimated bandwidths
- * and a start offset of 0, so players can begin at the start of a still-growing EVENT asset.
- * Returns false while some rendition has not produced its first segment yet.
+ * The master playlist of output still being written (a VOD encode, a live stream): bandwidths are
+ * estimated from the ladder's caps, codec strings exact from each video rendition's init section.
+ * `initHeads` maps a video rendition's name to the first bytes of its init section (the sink's
+ * `StoredMediaFile.head`); audio needs none (always AAC-LC). `startOffset` 0 makes players start a
+ * still-growing asset at its beginning; undefined leaves them at the live edge.
+ * Pure. Undefined while some video rendition has no init head yet. The caller stores it only once
+ * every rendition's playlist is stored (a master must not name a missing playlist).
  */
-export async function writePreviewMaster(
-  dir: string,
+export function previewMasterText(
   ladder: Ladder | undefined,
   audio: boolean,
-  /** 0 starts players at the beginning (an asset still encoding); undefined at the live edge. */
-  startOffset: number | undefined = 0,
-): Promise<boolean> {
-  const names = renditionNames(ladder, audio);
-  for (const name of names) if (!(await exists(path.join(dir, name, 'index.m3u8')))) return false;
-  const codecs = await Promise.all((ladder?.rungs ?? []).map((r) => videoCodecOf(dir, r.name)));
+  initHeads: ReadonlyMap<string, Buffer>,
+  startOffset: number | undefined,
+): string | undefined {
+  const codecs: string[] = [];
+  for (const rung of ladder?.rungs ?? []) {
+    const head = initHeads.get(rung.name);
+    if (!head) return undefined;
+    codecs.push(h264CodecOf(rung.name, head));
+  }
   const master: MasterPlaylist = {
     ...(startOffset !== undefined ? { startOffset } : {}),
-    ...(audio && ladder
-      ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } }
-      : {}),
+    ...audioMedia(ladder, audio),
     variants: ladder
       ? ladder.rungs.map((r, i) => ({
           uri: `${r.name}/index.m3u8`,
@@ -80,34 +91,21 @@ export async function writePreviewMaster(
         }))
       : [{ uri: `${AUDIO_RENDITION}/index.m3u8`, bandwidth: AUDIO_ESTIMATE_BPS, codecs: AAC_LC_CODEC }],
   };
-  await writeAtomically(path.join(dir, MASTER_PLAYLIST), writeMasterPlaylist(master));
-  return true;
+  return writeMasterPlaylist(master);
 }
 
-/** The exact H.264 codec string of a rendition, from its init segment. */
-async function videoCodecOf(dir: string, name: string, playlist?: MediaPlaylist): Promise<string> {
-  const parsed =
-    playlist ?? parseMediaPlaylist(await fs.readFile(path.join(dir, name, 'index.m3u8'), 'utf8'));
-  if (!parsed.mapUri) throw new Error(`rendition ${name} has no init segment`);
-  const codec = avcCodecFromInit(await fs.readFile(path.join(dir, name, parsed.mapUri)));
-  if (!codec) throw new Error(`rendition ${name} has no H.264 configuration in its init segment`);
-  return codec;
-}
-
-/**
- * Replaces `file` in one step: readers see the old text or the new, never half of one. The temporary
- * name is the writer's own, so two writers of one playlist (a preview master racing the final one)
- * cannot rename each other's half-written file into place; a writer that dies leaves only its `.tmp`.
- */
-export async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(temp, text);
-    await fs.rename(temp, file);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
+/** Runs `fn` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 interface MeasuredRendition {
@@ -117,36 +115,60 @@ interface MeasuredRendition {
   readonly codec: string;
 }
 
-async function measure(dir: string, name: string, kind: 'video' | 'audio'): Promise<MeasuredRendition> {
-  const text = await fs.readFile(path.join(dir, name, 'index.m3u8'), 'utf8');
-  const playlist = parseMediaPlaylist(text);
-  if (playlist.segments.length === 0) throw new Error(`rendition ${name} has no segments`);
-  const sized = await Promise.all(
-    playlist.segments.map(async (s) => ({
-      duration: s.duration,
-      bytes: (await fs.stat(path.join(dir, name, s.uri))).size,
-    })),
-  );
-  const codec = kind === 'video' ? await videoCodecOf(dir, name, playlist) : AAC_LC_CODEC;
-  return { name, playlist, sized, codec };
-}
-
 /**
- * After the encode: rewrite each EVENT playlist as VOD, measure real peak and average bit rates
- * from the segment sizes, and write the master playlist last: the output is complete the moment
- * the master names it.
+ * After the encode: store each rendition's complete playlist as VOD, measure real peak and average
+ * bit rates from the segment sizes, and store the master playlist last: the output is complete the
+ * moment the master names it.
+ *
+ * `playlists` maps each rendition's name to its complete playlist, every file of which is stored
+ * (URIs relative to `<prefix>/<rendition>/`, period folders and a per-period EXT-X-MAP allowed).
+ * Segment sizes come from `knownSizes` (keyed `<rendition>/<uri>`, what the sink reported) or else
+ * from `storage.stat`; each video rendition's codec string from its first init section.
  */
 export async function finalizeHls(
-  dir: string,
+  storage: Storage,
+  prefix: string,
   ladder: Ladder | undefined,
   audio: boolean,
+  playlists: ReadonlyMap<string, MediaPlaylist>,
+  knownSizes: ReadonlyMap<string, number> = new Map(),
 ): Promise<RenditionInfo[]> {
-  const videos = await Promise.all((ladder?.rungs ?? []).map((r) => measure(dir, r.name, 'video')));
-  const audioRendition = audio ? await measure(dir, AUDIO_RENDITION, 'audio') : undefined;
-  const allSegments = [...videos, ...(audioRendition ? [audioRendition] : [])].flatMap(
-    (m) => m.playlist.segments,
+  const names = renditionNames(ladder, audio);
+  const listed = names.map((name) => {
+    const playlist = playlists.get(name);
+    if (!playlist) throw new Error(`rendition ${name} has no playlist`);
+    if (playlist.segments.length === 0) throw new Error(`rendition ${name} has no segments`);
+    return { name, playlist };
+  });
+
+  // Every segment size, known or looked up (a bounded number of look-ups in flight).
+  const unknown = listed.flatMap(({ name, playlist }) =>
+    playlist.segments.map((s) => `${name}/${s.uri}`).filter((path) => !knownSizes.has(path)),
   );
-  const target = targetDurationOf(allSegments);
+  const looked = await mapLimit(unknown, STAT_CONCURRENCY, async (path) => {
+    const object = await storage.stat(`${prefix}/${path}`);
+    if (!object) throw new Error(`segment ${path} is not in storage`);
+    return [path, object.size] as const;
+  });
+  const sizes = new Map([...knownSizes, ...looked]);
+
+  const measured: MeasuredRendition[] = await Promise.all(
+    listed.map(async ({ name, playlist }) => {
+      const sized = playlist.segments.map((s) => ({
+        duration: s.duration,
+        bytes: sizes.get(`${name}/${s.uri}`)!,
+      }));
+      if (name === AUDIO_RENDITION) return { name, playlist, sized, codec: AAC_LC_CODEC };
+      const init = mapUriAt(playlist, 0);
+      if (!init) throw new Error(`rendition ${name} has no init segment`);
+      const bytes = await storage.readBytes(`${prefix}/${name}/${init}`);
+      if (!bytes) throw new Error(`the init segment of rendition ${name} is not in storage`);
+      return { name, playlist, sized, codec: h264CodecOf(name, bytes) };
+    }),
+  );
+  const videos = measured.filter((m) => m.name !== AUDIO_RENDITION);
+  const audioRendition = measured.find((m) => m.name === AUDIO_RENDITION);
+  const target = targetDurationOf(measured.flatMap((m) => m.playlist.segments));
 
   const info: RenditionInfo[] = [];
   const audioPeak = audioRendition ? peakBitrate(audioRendition.sized, target) : 0;
@@ -180,17 +202,20 @@ export async function finalizeHls(
     });
   }
 
-  for (const m of [...videos, ...(audioRendition ? [audioRendition] : [])]) {
-    await writeAtomically(path.join(dir, m.name, 'index.m3u8'), writeVodMediaPlaylist(m.playlist));
-  }
+  // The media playlists first (their segments are all stored), the master that names them last.
+  await Promise.all(
+    measured.map((m) =>
+      storage.putBytes(`${prefix}/${m.name}/index.m3u8`, writeVodMediaPlaylist(m.playlist), {
+        contentType: PLAYLIST_TYPE,
+      }),
+    ),
+  );
 
   const videoInfo = info.filter((r) => r.kind === 'video');
   const master: MasterPlaylist =
     videoInfo.length > 0
       ? {
-          ...(audioRendition
-            ? { audio: { groupId: AUDIO_GROUP, name: 'Audio', uri: `${AUDIO_RENDITION}/index.m3u8` } }
-            : {}),
+          ...audioMedia(ladder, Boolean(audioRendition)),
           // A variant's BANDWIDTH covers everything played with it, so the audio rendition's too.
           variants: videoInfo.map((v) => ({
             uri: v.playlist,
@@ -211,6 +236,8 @@ export async function finalizeHls(
             },
           ],
         };
-  await writeAtomically(path.join(dir, MASTER_PLAYLIST), writeMasterPlaylist(master));
+  await storage.putBytes(`${prefix}/${MASTER_PLAYLIST}`, writeMasterPlaylist(master), {
+    contentType: PLAYLIST_TYPE,
+  });
   return info;
 }

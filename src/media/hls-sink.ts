@@ -80,6 +80,17 @@ export class HlsSink {
     // ffmpeg keeps one connection per output open between files; a live segment's PUT lasts its duration.
     server.keepAliveTimeout = 60_000;
     server.requestTimeout = 0;
+    // ffmpeg half-closes its connection (FIN) right after sending its last file; Node's HTTP server
+    // then destroys every request it has not answered yet, and the tail of the last segments is lost.
+    // `httpAllowHalfOpen` (an undocumented field of http.Server) keeps reading them: checked here, so
+    // a Node release that renames it fails loudly at start instead of losing segments.
+    const halfOpen = server as unknown as { httpAllowHalfOpen?: unknown };
+    if (typeof halfOpen.httpAllowHalfOpen !== 'boolean') {
+      throw new Error(
+        'this Node.js has no http.Server#httpAllowHalfOpen: the segment sink would lose the last segments',
+      );
+    }
+    halfOpen.httpAllowHalfOpen = true;
     const sink = new HlsSink(server, storage, log);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => sink.handle(req, res));
     await new Promise<void>((resolve, reject) => {

@@ -1,80 +1,135 @@
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
-import { mapUriAt, parseMediaPlaylist, segmentAt } from '../../pipelines/hls-playlist.ts';
+import { mapUriAt, segmentAt, type MediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { placeTiles, writeStoryboardVtt, type StoryboardLayout } from '../../pipelines/storyboard.ts';
 import { buildPosterArgs } from '../../pipelines/vod-args.ts';
+import type { Storage } from '../storage/storage.ts';
 import { runFfmpeg } from './ffmpeg.ts';
 
 /**
- * The frame at `atSeconds` of a finished rendition, as PNG in `workDir`: decodes one segment (with
- * its init) only. Returns undefined when the rendition has no segments.
+ * Poster, thumbnails and storyboard. Frames are decoded into a job's local scratch folder; the
+ * images go to storage from memory (`putBytes`), never into a storage folder by path.
+ */
+
+/**
+ * Copies stored fMP4 pieces of a rendition into one local file, in order: an init section followed
+ * by segments that use it is a fragmented MP4 ffmpeg reads like any other file. `uris` are relative
+ * to `renditionPrefix`, the init section first. One object at a time: segments are a few MB.
+ */
+export async function downloadFragmentedMp4(
+  storage: Storage,
+  renditionPrefix: string,
+  uris: readonly string[],
+  file: string,
+): Promise<void> {
+  await fsp.rm(file, { force: true });
+  for (const uri of uris) {
+    await pipeline(
+      storage.read(`${renditionPrefix}/${uri}`),
+      fs.createWriteStream(file, { flags: 'a', mode: 0o600 }),
+    );
+  }
+}
+
+/**
+ * The frame at `atSeconds` of a stored rendition, as PNG in `scratchDir`: downloads and decodes one
+ * segment (with its init) only, so the poster is cut from what viewers see, at the top rung's size.
+ * `renditionPrefix` is the rendition's storage folder, `playlist` its (complete) playlist.
+ * Returns undefined when the rendition has no segments.
  */
 export async function cutPoster(
-  rungDir: string,
+  storage: Storage,
+  renditionPrefix: string,
+  playlist: MediaPlaylist,
   atSeconds: number,
-  workDir: string,
+  scratchDir: string,
   ffmpegPath: string,
 ): Promise<string | undefined> {
-  const playlist = parseMediaPlaylist(await fs.readFile(path.join(rungDir, 'index.m3u8'), 'utf8'));
   const at = segmentAt(playlist.segments, atSeconds);
   const init = at ? mapUriAt(playlist, at.index) : undefined;
   if (!at || !init) return undefined;
-  const input = path.join(workDir, 'poster-source.mp4');
-  const frame = path.join(workDir, 'poster.png');
-  await fs.writeFile(input, await fs.readFile(path.join(rungDir, init)));
-  await fs.appendFile(input, await fs.readFile(path.join(rungDir, playlist.segments[at.index]!.uri)));
-  await fs.rm(frame, { force: true });
-  await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: at.offset, file: frame }));
-  // A fragment whose timestamps do not start where its playlist says can leave nothing at the
-  // offset (live periods): its first frame will do.
-  if (!(await fs.stat(frame).catch(() => undefined))) {
-    await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: 0, file: frame }));
+  const input = path.join(scratchDir, 'poster-source.mp4');
+  const frame = path.join(scratchDir, 'poster.png');
+  await downloadFragmentedMp4(storage, renditionPrefix, [init, playlist.segments[at.index]!.uri], input);
+  await fsp.rm(frame, { force: true });
+  try {
+    await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: at.offset, file: frame }));
+    // A fragment whose timestamps do not start where its playlist says can leave nothing at the
+    // offset (live periods): its first frame will do.
+    if (!(await exists(frame))) {
+      await runFfmpeg(ffmpegPath, buildPosterArgs({ input, atSeconds: 0, file: frame }));
+    }
+  } finally {
+    await fsp.rm(input, { force: true });
   }
-  return (await fs.stat(frame).catch(() => undefined)) ? frame : undefined;
+  return (await exists(frame)) ? frame : undefined;
 }
 
-/** Poster in JPEG and WebP from the full-size frame ffmpeg grabbed during the transcode. */
-export async function writePoster(frame: string, outDir: string): Promise<{ width: number; height: number }> {
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Poster in JPEG and WebP (`<prefix>/poster.jpg`, `poster.webp`) from a full-size frame. */
+export async function writePoster(
+  storage: Storage,
+  prefix: string,
+  frame: string,
+): Promise<{ width: number; height: number }> {
   const image = sharp(frame);
   const meta = await image.metadata();
+  const [jpeg, webp] = await Promise.all([
+    image.clone().jpeg({ quality: 82, mozjpeg: true }).toBuffer(),
+    image.clone().webp({ quality: 78 }).toBuffer(),
+  ]);
   await Promise.all([
-    image.clone().jpeg({ quality: 82, mozjpeg: true }).toFile(path.join(outDir, 'poster.jpg')),
-    image.clone().webp({ quality: 78 }).toFile(path.join(outDir, 'poster.webp')),
+    storage.putBytes(`${prefix}/poster.jpg`, jpeg, { contentType: 'image/jpeg' }),
+    storage.putBytes(`${prefix}/poster.webp`, webp, { contentType: 'image/webp' }),
   ]);
   return { width: meta.width, height: meta.height };
 }
 
-/** A handful of evenly spaced thumbnails (for the admin page) picked from the stills. */
+/** A handful of evenly spaced thumbnails (`<prefix>/thumbs/<n>.jpg`, for the admin page) picked from the stills. */
 export async function writeThumbnails(
+  storage: Storage,
+  prefix: string,
   stills: readonly string[],
-  outDir: string,
   count: number,
 ): Promise<number> {
   if (stills.length === 0) return 0;
-  await fs.mkdir(path.join(outDir, 'thumbs'), { recursive: true });
   const picks = Array.from({ length: Math.min(count, stills.length) }, (_, i) =>
     Math.floor(((i + 0.5) * stills.length) / Math.min(count, stills.length)),
   );
   await Promise.all(
-    picks.map((stillIndex, i) =>
-      sharp(stills[stillIndex])
-        .jpeg({ quality: 78 })
-        .toFile(path.join(outDir, 'thumbs', `${i}.jpg`)),
-    ),
+    picks.map(async (stillIndex, i) => {
+      const jpeg = await sharp(stills[stillIndex]).jpeg({ quality: 78 }).toBuffer();
+      await storage.putBytes(`${prefix}/thumbs/${i}.jpg`, jpeg, { contentType: 'image/jpeg' });
+    }),
   );
   return picks.length;
 }
 
-/** Sprite sheets of the stills plus the WebVTT index players use for seek previews. */
+/**
+ * Sprite sheets of the stills (`<prefix>/storyboard-<n>.jpg`) plus the WebVTT index players use for
+ * seek previews (`<prefix>/storyboard.vtt`), stored after the sheets it names.
+ */
 export async function writeStoryboard(opts: {
+  storage: Storage;
+  prefix: string;
   stills: readonly string[];
   layout: StoryboardLayout;
   everySeconds: number;
   durationSeconds: number;
-  outDir: string;
 }): Promise<number> {
-  const { stills, layout, outDir } = opts;
+  const { storage, prefix, stills, layout } = opts;
   if (stills.length === 0) return 0;
   const tiles = placeTiles(stills.length, layout);
   const sheets = Math.max(...tiles.map((t) => t.sheet)) + 1;
@@ -92,7 +147,7 @@ export async function writeStoryboard(opts: {
         top: t.y,
       })),
     );
-    await sharp({
+    const jpeg = await sharp({
       create: {
         width: columns * layout.tileWidth,
         height: rows * layout.tileHeight,
@@ -102,9 +157,10 @@ export async function writeStoryboard(opts: {
     })
       .composite(composites)
       .jpeg({ quality: 70 })
-      .toFile(path.join(outDir, sheetName(sheet)));
+      .toBuffer();
+    await storage.putBytes(`${prefix}/${sheetName(sheet)}`, jpeg, { contentType: 'image/jpeg' });
   }
   const vtt = writeStoryboardVtt(tiles, layout, opts.everySeconds, opts.durationSeconds, sheetName);
-  await fs.writeFile(path.join(outDir, 'storyboard.vtt'), vtt);
+  await storage.putBytes(`${prefix}/storyboard.vtt`, vtt, { contentType: 'text/vtt' });
   return sheets;
 }

@@ -109,11 +109,14 @@ describe('a worker SIGKILLed mid-transcode', () => {
       expect(done.status, done.error ?? '').toBe('ready');
       expect(done.attempts).toBeGreaterThanOrEqual(11);
 
-      // Exactly one revision in storage, the published one, and no scratch folder inside it.
+      // Exactly one revision in storage, the published one, and no temporary file inside it.
       const revision = revisionOf(done.playback!.master);
       const assetDir = path.join(media, 'assets', asset.id);
       expect(fs.readdirSync(assetDir)).toEqual([revision]);
-      expect(tree(assetDir).filter((f) => f.includes('.work') || /\.(tmp|part)$/.test(f))).toEqual([]);
+      expect(tree(assetDir).filter((f) => /\.(tmp|part)$/.test(f))).toEqual([]);
+      // Scratch is local to each worker: the killed workers' folders went when the next one started,
+      // and the attempt that finished removed its own.
+      expect(tree(path.join(server.dataDir, 'scratch')).filter((f) => f.includes(asset.id))).toEqual([]);
       expect(fs.existsSync(path.join(assetDir, revision, 'master.m3u8'))).toBe(true);
       expect((await fetch(done.playback!.master)).status).toBe(200);
       // No ffmpeg left running for this DATA_DIR, neither the last one nor the killed workers' ones.
@@ -135,13 +138,17 @@ describe('a transcode that takes its worker down every time', () => {
     try {
       await migrateToLatest(db);
       const storage = new LocalStorage(path.join(dataDir, 'media'));
+      const scratchDir = path.join(dataDir, 'scratch');
+      fs.mkdirSync(scratchDir, { recursive: true });
       const account = await createAccount(db, 'test');
       const transcode = createTranscodeVodProcessor({
         db,
         storage,
+        scratchDir,
         config,
         log: createLogger('error'),
         // Not reached on these paths.
+        sink: undefined as never,
         redis: undefined as never,
         queues: undefined as never,
         secret: 'x'.repeat(32),
@@ -156,9 +163,9 @@ describe('a transcode that takes its worker down every time', () => {
           sourceBytes: 1,
           sourceName: undefined,
         });
-        // What dead attempts left behind.
-        const dead = path.join(dataDir, 'media', 'assets', assetId, 'rev_dead', '.work');
-        fs.mkdirSync(dead, { recursive: true });
+        // What dead attempts left behind (on any machine: found through storage, not a folder).
+        await storage.putBytes(`assets/${assetId}/rev_dead/720p/seg_00001.m4s`, 'half an encode');
+        await storage.putBytes(`assets/${assetId}/rev_dead2/master.m3u8`, '#EXTM3U\n');
         const job = {
           id: assetId,
           data: { assetId },
@@ -170,12 +177,17 @@ describe('a transcode that takes its worker down every time', () => {
         return {
           error,
           asset: await findAsset(db, assetId),
-          leftovers: fs.readdirSync(path.dirname(path.dirname(dead))),
+          leftovers: fs.readdirSync(path.join(dataDir, 'media', 'assets', assetId)),
+          scratch: fs.readdirSync(scratchDir),
         };
       };
-      // Below the limit it runs (and fails as usual here: there is no source file).
+      // Below the limit it runs (and fails at once here: there is no source file), clears what the
+      // dead attempts left, and removes its scratch folder.
       const below = await run(TRANSCODE_MAX_STALLS - 1);
-      expect(below.asset?.error).toMatch(/not a recording onair can read/);
+      expect(below.error).toBeInstanceOf(UnrecoverableError);
+      expect(below.asset?.error).toMatch(/no longer in storage/);
+      expect(below.leftovers).toEqual([]);
+      expect(below.scratch).toEqual([]);
       // At the limit it stops, says why on the asset, and clears what the dead attempts left.
       const at = await run(TRANSCODE_MAX_STALLS);
       expect(at.error).toBeInstanceOf(UnrecoverableError);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildPosterArgs, buildVodTranscodeArgs, gopFrames } from '../../pipelines/vod-args.ts';
+import {
+  buildPosterArgs,
+  buildVodTranscodeArgs,
+  gopFrames,
+  hlsLadderOutputArgs,
+} from '../../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder } from '../../pipelines/vod-ladder.ts';
 
 const ladder = selectLadder(
@@ -17,7 +22,7 @@ const ladder = selectLadder(
 
 const base = {
   input: '/in/source',
-  outputDir: '/out',
+  outputUrl: 'http://127.0.0.1:40000/3f2a',
   segmentSeconds: 4,
   gopSeconds: 2,
   x264Preset: 'veryfast',
@@ -59,10 +64,19 @@ describe('buildVodTranscodeArgs', () => {
     expect(valueAfter(args, '-crf:v:2')).toBe('25');
   });
 
-  it('writes fMP4 HLS as a growing EVENT playlist', () => {
-    expect(valueAfter(args, '-hls_segment_type')).toBe('fmp4');
-    expect(valueAfter(args, '-hls_playlist_type')).toBe('event');
-    expect(args.at(-1)).toBe('/out/%v/index.m3u8');
+  it('writes fMP4 HLS as a growing EVENT playlist, by PUT to the segment sink', () => {
+    expect(args.slice(args.indexOf('-f'))).toEqual([
+      ...['-f', 'hls', '-hls_time', '4', '-hls_playlist_type', 'event'],
+      ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments'],
+      ...['-method', 'PUT', '-http_persistent', '1'],
+      ...['-hls_fmp4_init_filename', 'init.mp4'],
+      ...['-hls_segment_filename', 'http://127.0.0.1:40000/3f2a/%v/seg_%05d.m4s'],
+      '-var_stream_map',
+      'v:0,agroup:aud,name:720p v:1,agroup:aud,name:480p v:2,agroup:aud,name:360p a:0,agroup:aud,name:audio',
+      'http://127.0.0.1:40000/3f2a/%v/index.m3u8',
+    ]);
+    // Renaming a temporary file is a local-disk step: never over HTTP.
+    expect(args.join(' ')).not.toContain('temp_file');
   });
 
   it('builds an audio-only output without a filter graph', () => {
@@ -95,6 +109,26 @@ describe('buildVodTranscodeArgs', () => {
       '-f',
       'image2',
       '/w/still_%05d.png',
+    ]);
+  });
+
+  it('keeps every live segment in the listing, under the URL the caller gives (a period folder)', () => {
+    expect(
+      hlsLadderOutputArgs({
+        rungNames: ['720p', '360p'],
+        audio: false,
+        segmentSeconds: 2,
+        url: 'http://127.0.0.1:40000/9c1d/%v/p0003',
+        mode: 'live',
+      }),
+    ).toEqual([
+      ...['-f', 'hls', '-hls_time', '2', '-hls_list_size', '0'],
+      ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments'],
+      ...['-method', 'PUT', '-http_persistent', '1'],
+      ...['-hls_fmp4_init_filename', 'init.mp4'],
+      ...['-hls_segment_filename', 'http://127.0.0.1:40000/9c1d/%v/p0003/seg_%05d.m4s'],
+      ...['-var_stream_map', 'v:0,name:720p v:1,name:360p'],
+      'http://127.0.0.1:40000/9c1d/%v/p0003/index.m3u8',
     ]);
   });
 
