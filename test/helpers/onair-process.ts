@@ -14,6 +14,8 @@ export interface OnairProcess {
   readonly apiKey: string;
   /** PostgreSQL when ONAIR_TEST_DATABASE=postgres; undefined: SQLite in DATA_DIR. */
   readonly databaseUrl: string | undefined;
+  /** Its whole environment (DATA_DIR, DATABASE_URL, S3_*), for `serverStorage`/`serverDatabase`. */
+  readonly env: NodeJS.ProcessEnv;
   /** Everything it and its children (workers, ingest, redis) wrote to stdout and stderr so far. */
   output(): string;
   readonly exited: Promise<number | null>;
@@ -73,6 +75,7 @@ export async function startOnair(dataDir: string, env: Record<string, string> = 
     rtmpUrl: /presenters stream to (\S+)/.exec(output)![1]!,
     apiKey: firstApiKey(dataDir),
     databaseUrl: fullEnv.DATABASE_URL || undefined,
+    env: fullEnv,
     output: () => output,
     exited,
     kill: (signal) => {

@@ -5,6 +5,10 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/main.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
+import { openDatabase, type Db } from '../../src/db/database.ts';
+import { openStorage } from '../../src/storage/open-storage.ts';
+import { S3Storage } from '../../src/storage/s3-storage.ts';
+import type { Storage } from '../../src/storage/storage.ts';
 import { testStorageEnv } from './backends.ts';
 import { testDatabaseUrl } from './database.ts';
 
@@ -16,6 +20,8 @@ export interface TestServer extends RunningServer {
   readonly databaseUrl: string | undefined;
   /** The server secret: ONAIR_SECRET, else the one it generated in DATA_DIR/secret.key. */
   readonly secret: string;
+  /** Its whole environment (DATA_DIR, DATABASE_URL, S3_*): what its `loadConfig` read. */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** The environment of a test onair: free ports on loopback, fast encodes, its own Redis. */
@@ -84,5 +90,25 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     client: new OnairClient(server.url, server.generatedApiKey),
     databaseUrl: fullEnv.DATABASE_URL || undefined,
     secret: fullEnv.ONAIR_SECRET || fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8').trim(),
+    env: fullEnv,
   };
+}
+
+/** A server's media storage as the test opened it; `close` ends its connections (S3), if any. */
+export type ServerStorage = Storage & { close(): void };
+
+/**
+ * The media storage of a server (a `TestServer`, or an `OnairProcess` from ./onair-process.ts),
+ * opened as the server opens it: DATA_DIR/media, or its prefix in the test bucket. Tests read what
+ * the server stored through this, on either backend; close it when done.
+ */
+export async function serverStorage(server: { readonly env: NodeJS.ProcessEnv }): Promise<ServerStorage> {
+  const storage = await openStorage(loadConfig(server.env));
+  return storage instanceof S3Storage ? storage : Object.assign(storage, { close() {} });
+}
+
+/** The database of a server, as it opens it (its SQLite file or PostgreSQL database); destroy it when done. */
+export function serverDatabase(server: { readonly env: NodeJS.ProcessEnv }): Db {
+  const config = loadConfig(server.env);
+  return openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
 }

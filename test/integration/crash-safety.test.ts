@@ -8,18 +8,25 @@ import { OnairClient } from '../../src/cli/api-client.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createAccount } from '../../src/db/accounts.ts';
 import { findAsset, insertAsset } from '../../src/db/assets.ts';
-import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
+import { migrateToLatest } from '../../src/db/database.ts';
 import { newId } from '../../src/ids.ts';
 import { createLogger } from '../../src/log.ts';
-import { LocalStorage } from '../../src/storage/local-storage.ts';
 import {
   createTranscodeVodProcessor,
   TRANSCODE_MAX_STALLS,
   type TranscodeJob,
 } from '../../workers/transcode-vod.ts';
 import { until } from '../helpers/api.ts';
+import { testDatabaseUrl } from '../helpers/database.ts';
 import { makeSource } from '../helpers/media.ts';
-import { startTestServer } from '../helpers/server.ts';
+import {
+  databaseEnv,
+  serverDatabase,
+  serverStorage,
+  startTestServer,
+  testEnv,
+  type ServerStorage,
+} from '../helpers/server.ts';
 import { startOnair, type OnairProcess } from '../helpers/onair-process.ts';
 
 let work: string;
@@ -82,7 +89,7 @@ describe('a worker SIGKILLed mid-transcode', () => {
     const source = await makeSource(path.join(work, 'talk.mp4'), { width: 1280, height: 720, seconds: 8 });
     // A short lock so a dead worker's job is taken over within a couple of seconds.
     const server = await startTestServer({ JOB_LOCK_MS: '2000' });
-    const media = path.join(server.dataDir, 'media');
+    let storage: ServerStorage | undefined;
     try {
       const asset = await server.client.upload(source, 'crash loop');
       const killed = new Set<number>();
@@ -96,7 +103,8 @@ describe('a worker SIGKILLed mid-transcode', () => {
             }
             if (a.status !== 'processing') return undefined;
             const workers = server.workerPids().filter((pid) => !killed.has(pid));
-            return ffmpegsIn(media).find((p) => workers.includes(p.ppid));
+            // Its input is under DATA_DIR: the stored source on local disk, or its scratch copy (S3).
+            return ffmpegsIn(server.dataDir).find((p) => workers.includes(p.ppid));
           },
           60_000,
         );
@@ -109,20 +117,24 @@ describe('a worker SIGKILLed mid-transcode', () => {
       expect(done.status, done.error ?? '').toBe('ready');
       expect(done.attempts).toBeGreaterThanOrEqual(11);
 
-      // Exactly one revision in storage, the published one, and no temporary file inside it.
+      // Exactly one revision in storage (local disk or the bucket), the published one, and no
+      // temporary file inside it.
       const revision = revisionOf(done.playback!.master);
-      const assetDir = path.join(media, 'assets', asset.id);
-      expect(fs.readdirSync(assetDir)).toEqual([revision]);
-      expect(tree(assetDir).filter((f) => /\.(tmp|part)$/.test(f))).toEqual([]);
-      // Scratch is local to each worker: the killed workers' folders went when the next one started,
-      // and the attempt that finished removed its own.
+      storage = await serverStorage(server);
+      const keys = await storage.list(`assets/${asset.id}`);
+      expect(new Set(keys.map((key) => key.split('/')[2]))).toEqual(new Set([revision]));
+      expect(keys.filter((f) => /\.(tmp|part)$/.test(f))).toEqual([]);
+      // Scratch is local disk of each worker's machine on either backend (DATA_DIR/scratch): the
+      // killed workers' folders went when the next one started, and the attempt that finished
+      // removed its own.
       expect(tree(path.join(server.dataDir, 'scratch')).filter((f) => f.includes(asset.id))).toEqual([]);
-      expect(fs.existsSync(path.join(assetDir, revision, 'master.m3u8'))).toBe(true);
+      expect(await storage.stat(`assets/${asset.id}/${revision}/master.m3u8`)).toBeDefined();
       expect((await fetch(done.playback!.master)).status).toBe(200);
       // No ffmpeg left running for this DATA_DIR, neither the last one nor the killed workers' ones.
       expect(ffmpegsIn(server.dataDir)).toEqual([]);
       for (const pid of killed) expect(isAlive(pid)).toBe(false);
     } finally {
+      storage?.close();
       await server.close();
     }
     expect(ffmpegsIn(server.dataDir)).toEqual([]);
@@ -133,11 +145,15 @@ describe('a worker SIGKILLed mid-transcode', () => {
 describe('a transcode that takes its worker down every time', () => {
   it(`ends failed, in words, at its ${TRANSCODE_MAX_STALLS}th stall (before BullMQ would fail it silently)`, async () => {
     const dataDir = path.join(work, 'stalls');
-    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error' });
-    const db = openDatabase(config);
+    // The processor on its own, over the suite's backends as a server would have them: a SQLite
+    // file and DATA_DIR/media, or a PostgreSQL database of its own and a prefix in the test bucket.
+    const database = testDatabaseUrl();
+    const env = testEnv(dataDir, { ...databaseEnv(database, {}), LOG_LEVEL: 'error' });
+    const config = loadConfig(env);
+    const storage = await serverStorage({ env });
+    const db = serverDatabase({ env });
     try {
       await migrateToLatest(db);
-      const storage = new LocalStorage(path.join(dataDir, 'media'));
       const scratchDir = path.join(dataDir, 'scratch');
       fs.mkdirSync(scratchDir, { recursive: true });
       const account = await createAccount(db, 'test');
@@ -177,7 +193,7 @@ describe('a transcode that takes its worker down every time', () => {
         return {
           error,
           asset: await findAsset(db, assetId),
-          leftovers: fs.readdirSync(path.join(dataDir, 'media', 'assets', assetId)),
+          leftovers: await storage.list(`assets/${assetId}`),
           scratch: fs.readdirSync(scratchDir),
         };
       };
@@ -195,7 +211,9 @@ describe('a transcode that takes its worker down every time', () => {
       expect(at.asset?.error).toMatch(new RegExp(`interrupted ${TRANSCODE_MAX_STALLS} times`));
       expect(at.leftovers).toEqual([]);
     } finally {
+      storage.close();
       await db.destroy();
+      database.drop();
     }
   });
 });
@@ -215,16 +233,22 @@ function descendants(pid: number): ProcessInfo[] {
   return found;
 }
 
-/** Files under `dir` (relative), without folders. */
-function files(dir: string): string[] {
-  return tree(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile());
+/** Bytes the process has written so far, to files and sockets alike (`wchar` in /proc/<pid>/io). */
+function bytesWrittenBy(pid: number): number {
+  return Number(/^wchar: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
 }
+
+const MIB = 1024 * 1024;
 
 describe('the API SIGKILLed during an upload', () => {
   it('leaves no half object and no row for it, takes its children along, and starts again', async () => {
     const dataDir = path.join(work, 'api');
-    const sources = path.join(dataDir, 'media', 'sources');
     const first = await startOnair(dataDir);
+    // Its storage (DATA_DIR/media, or its prefix in the test bucket): the restarted server's too.
+    const storage = await serverStorage(first).catch((err: unknown) => {
+      first.kill('SIGKILL');
+      throw err;
+    });
     const apiKey = first.apiKey;
     expect(apiKey).toMatch(/^onair_/);
     // The key is never printed where a log collector would keep it.
@@ -239,8 +263,9 @@ describe('the API SIGKILLed during an upload', () => {
           : undefined;
       });
 
-      // A 48 MiB upload, streamed slowly, cut off when about 8 MiB have reached the disk.
-      const total = 48 * 1024 * 1024;
+      // A 48 MiB upload, streamed slowly, cut off when about 8 MiB have reached storage.
+      const total = 48 * MIB;
+      const writtenBefore = bytesWrittenBy(first.pid);
       const request = http.request(`${first.url}/api/assets?title=cut&filename=big.mp4`, {
         method: 'POST',
         headers: {
@@ -261,15 +286,26 @@ describe('the API SIGKILLed during an upload', () => {
           sent += chunk.length;
         }
       }, 10);
-      const partial = await until('part of the upload on disk', () =>
-        files(sources).find((f) => fs.statSync(path.join(sources, f)).size >= 8 * 1024 * 1024),
-      );
+      // On local disk the upload goes to a temporary file next to its key, which storage lists. On
+      // S3 it goes up as a multipart upload, whose parts no listing shows until it is completed (and
+      // s3rver cannot list uploads): there, what the API process has sent on since it started.
+      const partial = await until('part of the upload in storage', async () => {
+        if (storage.kind === 's3') {
+          return bytesWrittenBy(first.pid) - writtenBefore >= 8 * MIB && 'an uncompleted multipart upload';
+        }
+        for (const key of await storage.list('sources')) {
+          if (((await storage.stat(key))?.size ?? 0) >= 8 * MIB) return key;
+        }
+        return undefined;
+      });
       first.kill('SIGKILL');
       await first.exited;
       clearInterval(writer);
       expect(await outcome).not.toMatch(/^HTTP 2/);
-      // What the cut upload left: a temporary file, never the object under its own key.
+      // What the cut upload left: a temporary file (local) or nothing visible (S3), never the
+      // object under its own key.
       expect(partial).not.toMatch(/\/source$/);
+      expect((await storage.list('sources')).filter((key) => key.endsWith('/source'))).toEqual([]);
 
       // Every child goes with it: worker processes, the ingest, the redis watchdog and redis-server.
       await until(
@@ -278,23 +314,25 @@ describe('the API SIGKILLed during an upload', () => {
         15_000,
       );
 
-      // A source stored whole whose row was never written (a kill between the two): abandoned as well.
-      const orphan = path.join(sources, 'as_0rphan0rphan0rphan', 'source');
-      fs.mkdirSync(path.dirname(orphan), { recursive: true });
-      fs.writeFileSync(orphan, 'a whole file nobody knows about');
+      // A source stored whole whose row was never written (a kill between the two): abandoned as
+      // well. Local storage only: on shared storage (S3) start-up leaves sources/ alone, as another
+      // API node may be between storing a source and writing its row (`removeAbandonedUploads`).
+      if (storage.kind === 'local') {
+        await storage.putBytes('sources/as_0rphan0rphan0rphan/source', 'a whole file nobody knows about');
+      }
 
       second = await startOnair(dataDir);
       expect(second.output()).not.toContain('onair_');
       const client = new OnairClient(second.url, apiKey);
       // No half object and no orphan left in storage; no row for the cut upload.
-      expect(files(sources)).toEqual([]);
+      expect(await storage.list('sources')).toEqual([]);
       expect((await client.listAssets()).assets).toEqual([]);
 
-      // The API works: an upload is stored, its row names exactly the bytes on disk, and it plays.
+      // The API works: an upload is stored, its row names exactly the bytes stored, and it plays.
       const clip = await makeSource(path.join(work, 'small.mp4'), { width: 320, height: 240, seconds: 2 });
       const asset = await client.upload(clip, 'after the crash');
-      expect(files(sources)).toEqual([`${asset.id}/source`]);
-      expect(fs.statSync(path.join(sources, asset.id, 'source')).size).toBe(fs.statSync(clip).size);
+      expect(await storage.list('sources')).toEqual([`sources/${asset.id}/source`]);
+      expect((await storage.stat(`sources/${asset.id}/source`))?.size).toBe(fs.statSync(clip).size);
       expect(asset.source.bytes).toBe(fs.statSync(clip).size);
       const done = await client.waitForAsset(asset.id, undefined, 200);
       expect(done.status, done.error ?? '').toBe('ready');
@@ -303,6 +341,7 @@ describe('the API SIGKILLed during an upload', () => {
       first.kill('SIGKILL');
       second?.kill('SIGTERM');
       await second?.exited;
+      storage.close();
     }
     expect(processes().filter((p) => p.args.some((a) => a.includes(dataDir)))).toEqual([]);
   }, 180_000);

@@ -56,7 +56,8 @@ describe('npm start lifecycle', () => {
         if (a.stage === 'transcoding' && a.progress > 5) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(processesMentioning(path.join(dataDir, 'media')).some((l) => l.includes('ffmpeg'))).toBe(true);
+      // Its ffmpeg reads under DATA_DIR: the stored source (local disk), or its scratch copy (S3).
+      expect(processesMentioning(dataDir).some((l) => l.includes('ffmpeg'))).toBe(true);
       first.kill('SIGTERM');
       expect(await first.exited).toBe(0);
       expect(processesMentioning(dataDir)).toEqual([]);

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { addApiKey, createAccount, generateApiKey } from '../../src/db/accounts.ts';
-import { openDatabase } from '../../src/db/database.ts';
 import type { AssetView } from '../../src/http/asset-view.ts';
 import { firstFrameOf, makeSource } from '../helpers/media.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { serverDatabase, serverStorage, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
 let work: string;
@@ -241,11 +240,25 @@ describe('VOD pipeline', () => {
 
     const done = await server.client.waitForAsset(uploaded.id, undefined, 250);
     expect(done.status, done.error ?? '').toBe('ready');
-    const assetDir = path.join(server.dataDir, 'media', 'assets', uploaded.id);
-    // Only the published revision remains, with no scratch folder or temporary files in it.
-    expect(fs.readdirSync(assetDir)).toEqual([done.playback!.master.split('/').at(-2)]);
-    const files = fs.readdirSync(assetDir, { recursive: true }).map(String);
-    expect(files.filter((f) => f.includes('.work') || f.endsWith('.tmp') || f.endsWith('.part'))).toEqual([]);
+    // Only the published revision remains in storage (local disk or the bucket), with no scratch
+    // folder or temporary files in it.
+    const storage = await serverStorage(server);
+    let keys: string[];
+    try {
+      keys = await storage.list(`assets/${uploaded.id}`);
+    } finally {
+      storage.close();
+    }
+    const published = done.playback!.master.split('/').at(-2)!;
+    expect(new Set(keys.map((key) => key.split('/')[2]))).toEqual(new Set([published]));
+    expect(keys).toContain(`assets/${uploaded.id}/${published}/master.m3u8`);
+    expect(keys.filter((k) => k.includes('.work') || k.endsWith('.tmp') || k.endsWith('.part'))).toEqual([]);
+    // Scratch is local disk on either backend (DATA_DIR/scratch): none left for this asset either.
+    const scratch = path.join(server.dataDir, 'scratch');
+    const scratchLeft = fs.existsSync(scratch)
+      ? fs.readdirSync(scratch, { recursive: true }).map(String)
+      : [];
+    expect(scratchLeft.filter((f) => f.includes(uploaded.id))).toEqual([]);
     const master = parseMasterPlaylist(await fetchText(done.playback!.master));
     expect(master.variants).toHaveLength(4);
   });
@@ -253,7 +266,7 @@ describe('VOD pipeline', () => {
 
 describe('assets API', () => {
   it("keeps accounts apart: account B cannot see account A's asset", async () => {
-    const db = openDatabase({ dataDir: server.dataDir });
+    const db = serverDatabase(server);
     const other = await createAccount(db, 'other');
     const key = generateApiKey();
     await addApiKey(db, other.id, key, 'test');
@@ -295,9 +308,13 @@ describe('assets API', () => {
         headers: { authorization: `Bearer ${small.apiKey}` },
       });
       expect(response.status).toBe(413);
-      const sourcesDir = path.join(small.dataDir, 'media', 'sources');
-      const left = fs.existsSync(sourcesDir) ? fs.readdirSync(sourcesDir, { recursive: true }) : [];
-      expect(left).toEqual([]);
+      // Nothing under sources/ in its storage: no object, no temporary file.
+      const storage = await serverStorage(small);
+      try {
+        expect(await storage.list('sources')).toEqual([]);
+      } finally {
+        storage.close();
+      }
     } finally {
       await small.close();
     }
@@ -305,9 +322,18 @@ describe('assets API', () => {
 
   it('deletes every file of an asset', async () => {
     const asset = await uploadAndWait(sources['silent.mp4']!);
-    await server.client.deleteAsset(asset.id);
-    expect(fs.existsSync(path.join(server.dataDir, 'media', 'assets', asset.id))).toBe(false);
-    expect(fs.existsSync(path.join(server.dataDir, 'media', 'sources', asset.id))).toBe(false);
+    const storage = await serverStorage(server);
+    try {
+      // Its files are there, in this server's storage, until the delete...
+      expect(await storage.list(`assets/${asset.id}`)).not.toEqual([]);
+      expect(await storage.list(`sources/${asset.id}`)).toEqual([`sources/${asset.id}/source`]);
+      await server.client.deleteAsset(asset.id);
+      // ...and none of them after it.
+      expect(await storage.list(`assets/${asset.id}`)).toEqual([]);
+      expect(await storage.list(`sources/${asset.id}`)).toEqual([]);
+    } finally {
+      storage.close();
+    }
     await expect(server.client.getAsset(asset.id)).rejects.toMatchObject({ status: 404 });
     expect((await fetch(asset.playback!.master)).status).toBe(404);
   });
