@@ -19,6 +19,7 @@ ONCE=(
   test/integration/storage.test.ts
   test/integration/origin-storage.test.ts
   test/integration/live-fencing.test.ts
+  test/integration/abandoned-uploads.test.ts
 )
 logs=$(mktemp -d)
 names=("SQLite + local storage" "PostgreSQL + S3")

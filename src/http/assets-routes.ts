@@ -23,19 +23,37 @@ const ListQuery = z.object({
 const AssetId = z.string().regex(/^as_[A-Za-z0-9]{16}$/, 'is not an asset id');
 
 /**
- * Run once at start-up, before the server takes uploads: removes what uploads cut short by a crash
- * left in storage. An upload streams to a temporary name, is renamed into place when whole, and
- * only then gets its row; so a temporary file is a half upload, and a `sources/<id>/` without a row
- * is one whose server died before the row was written. Local storage only: it belongs to this one
- * machine, and nothing is uploading yet (with shared remote storage another API node could be).
+ * A stored source may lack its row for this long on shared storage: another API node has just
+ * stored it and is writing the row (milliseconds; an hour leaves room for a stalled database).
  */
-export async function removeAbandonedUploads(db: Db, storage: Storage, log: Logger): Promise<void> {
-  if (storage.kind !== 'local') return;
+const ORPHAN_GRACE_MS = 3600_000;
+
+/**
+ * Run once at start-up, before the server takes uploads: removes what uploads cut short by a crash
+ * left in storage. An upload streams to a temporary name (local disk) or a multipart upload (S3),
+ * becomes visible when whole, and only then gets its row; so a temporary file is a half upload, and
+ * a `sources/<id>/` without a row is one whose server died before the row was written. On local
+ * storage nothing else is uploading yet, so all of it goes; on shared storage another API node may
+ * be between storing a source and writing its row, so only sources without a row for an hour go.
+ * (S3 keeps unfinished multipart uploads out of listings: a bucket lifecycle rule aborts them.)
+ */
+export async function removeAbandonedUploads(
+  db: Db,
+  storage: Storage,
+  log: Logger,
+  now = Date.now(),
+): Promise<void> {
   const keys = await storage.list(SOURCES_ROOT);
   const removed: string[] = [];
   for (const id of new Set(keys.map((key) => key.split('/')[1]!))) {
     const partials = keys.filter((key) => key.startsWith(`${sourcePrefix(id)}/`) && key !== sourceKey(id));
-    const abandoned = (await findAsset(db, id)) ? partials : [sourcePrefix(id)];
+    let abandoned: string[];
+    if (await findAsset(db, id)) abandoned = storage.kind === 'local' ? partials : [];
+    else if (storage.kind === 'local') abandoned = [sourcePrefix(id)];
+    else {
+      const stored = await storage.stat(sourceKey(id));
+      abandoned = stored && now - stored.modified.getTime() > ORPHAN_GRACE_MS ? [sourcePrefix(id)] : [];
+    }
     for (const key of abandoned) await storage.deletePrefix(key);
     removed.push(...abandoned);
   }
