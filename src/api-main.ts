@@ -8,7 +8,9 @@ import { runServer } from './main.ts';
  */
 const config = loadConfig();
 if (!config.redisUrl) {
-  console.error('REDIS_URL is required to run the api on its own (npm start runs every role with its own Redis).');
+  console.error(
+    'REDIS_URL is required to run the api on its own (npm start runs every role with its own Redis).',
+  );
   process.exit(1);
 }
 runServer({ ...config, workers: 0, ingest: false }).catch((err: unknown) => {

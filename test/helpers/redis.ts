@@ -28,4 +28,3 @@ export async function startRedis(): Promise<{ url: string; stop(): Promise<void>
     },
   };
 }
-
