@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { createPostgresDatabase, postgresBaseUrl } from '../helpers/database.ts';
 import { s3Env, startS3Server } from '../helpers/s3.ts';
 
@@ -28,7 +29,12 @@ export async function startBackend(backend: BenchBackend): Promise<BackendEnv> {
     throw new Error(`the postgres+s3 run needs PostgreSQL at ${postgresBaseUrl()}`, { cause: err });
   }
   return {
-    env: { ...s3Env(s3, 'onair-bench'), DATABASE_URL: database.url },
+    // A shared database means scale-out: every role signs with one configured secret.
+    env: {
+      ...s3Env(s3, 'onair-bench'),
+      DATABASE_URL: database.url,
+      ONAIR_SECRET: crypto.randomBytes(32).toString('base64url'),
+    },
     async stop() {
       database.drop();
       await s3.stop();
