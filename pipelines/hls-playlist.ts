@@ -9,6 +9,29 @@ export interface MediaSegment {
   readonly mapUri?: string;
   /** Wall-clock time of the segment's first sample (ISO 8601). */
   readonly programDateTime?: string;
+  /** LL-HLS: the segment's partial segments, listed near the live edge (RFC 8216bis 4.4.4.9). */
+  readonly parts?: readonly PartialSegment[];
+}
+
+export interface PartialSegment {
+  readonly uri: string;
+  readonly duration: number;
+  /** Starts with a keyframe: a player may start decoding here. */
+  readonly independent: boolean;
+}
+
+/** The Low-Latency HLS tags of a live media playlist (RFC 8216bis 4.4.3.7-8, 4.4.5.2-3). */
+export interface LowLatency {
+  /** EXT-X-PART-INF PART-TARGET (s): no part is longer. */
+  readonly partTarget: number;
+  /** EXT-X-SERVER-CONTROL PART-HOLD-BACK (s): at least twice the part target (three is the advice). */
+  readonly partHoldBack: number;
+  /** Parts of the segment still being made, after the last whole segment. */
+  readonly pendingParts: readonly PartialSegment[];
+  /** EXT-X-PRELOAD-HINT: the part that comes next, which a player may ask for before it exists. */
+  readonly preloadHint?: string;
+  /** EXT-X-RENDITION-REPORT of the other renditions: where they are, for a quick switch. */
+  readonly renditionReports: readonly { uri: string; lastMsn: number; lastPart: number }[];
 }
 
 export interface MediaPlaylist {
@@ -19,7 +42,11 @@ export interface MediaPlaylist {
   readonly mapUri?: string;
   readonly segments: readonly MediaSegment[];
   readonly ended: boolean;
+  readonly lowLatency?: LowLatency;
 }
+
+const partLine = (p: PartialSegment) =>
+  `#EXT-X-PART:DURATION=${p.duration.toFixed(5)},URI="${p.uri}"${p.independent ? ',INDEPENDENT=YES' : ''}`;
 
 function attribute(line: string, name: string): string | undefined {
   const match = new RegExp(`(?:^|[:,])${name}=("([^"]*)"|[^,]*)`).exec(line);
@@ -38,6 +65,11 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
   let pendingDuration: number | undefined;
   let pending: { discontinuity?: true; mapUri?: string; programDateTime?: string } = {};
   const segments: MediaSegment[] = [];
+  let parts: PartialSegment[] = [];
+  let partTarget: number | undefined;
+  let partHoldBack: number | undefined;
+  let preloadHint: string | undefined;
+  const renditionReports: LowLatency['renditionReports'][number][] = [];
   for (const line of lines.slice(1)) {
     if (line === '') continue;
     if (line.startsWith('#EXT-X-TARGETDURATION:')) targetDuration = Number(line.slice(22));
@@ -56,13 +88,41 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
       else if (uri) pending.mapUri = uri;
     } else if (line.startsWith('#EXTINF:')) pendingDuration = Number(line.slice(8).split(',')[0]);
     else if (line === '#EXT-X-ENDLIST') ended = true;
+    else if (line.startsWith('#EXT-X-PART:'))
+      parts.push({
+        uri: attribute(line, 'URI') ?? '',
+        duration: Number(attribute(line, 'DURATION')),
+        independent: attribute(line, 'INDEPENDENT') === 'YES',
+      });
+    else if (line.startsWith('#EXT-X-PART-INF:')) partTarget = Number(attribute(line, 'PART-TARGET'));
+    else if (line.startsWith('#EXT-X-SERVER-CONTROL:')) {
+      const hold = attribute(line, 'PART-HOLD-BACK');
+      if (hold !== undefined) partHoldBack = Number(hold);
+    } else if (line.startsWith('#EXT-X-PRELOAD-HINT:')) preloadHint = attribute(line, 'URI');
+    else if (line.startsWith('#EXT-X-RENDITION-REPORT:'))
+      renditionReports.push({
+        uri: attribute(line, 'URI') ?? '',
+        lastMsn: Number(attribute(line, 'LAST-MSN')),
+        lastPart: Number(attribute(line, 'LAST-PART')),
+      });
     else if (!line.startsWith('#')) {
       if (pendingDuration === undefined) throw new Error(`segment ${line} has no #EXTINF`);
-      segments.push({ uri: line, duration: pendingDuration, ...pending });
+      segments.push({ uri: line, duration: pendingDuration, ...pending, ...(parts.length ? { parts } : {}) });
       pendingDuration = undefined;
       pending = {};
+      parts = [];
     }
   }
+  const lowLatency: LowLatency | undefined =
+    partTarget !== undefined
+      ? {
+          partTarget,
+          partHoldBack: partHoldBack ?? 3 * partTarget,
+          pendingParts: parts,
+          ...(preloadHint ? { preloadHint } : {}),
+          renditionReports,
+        }
+      : undefined;
   return {
     targetDuration,
     mediaSequence,
@@ -71,6 +131,7 @@ export function parseMediaPlaylist(text: string): MediaPlaylist {
     ...(mapUri ? { mapUri } : {}),
     segments,
     ended,
+    ...(lowLatency ? { lowLatency } : {}),
   };
 }
 
@@ -108,12 +169,20 @@ export function targetDurationOf(segments: readonly MediaSegment[]): number {
  * listed segment; EXT-X-MAP is repeated wherever the init segment changes (after a discontinuity).
  */
 export function writeMediaPlaylist(playlist: MediaPlaylist): string {
+  const ll = playlist.ended ? undefined : playlist.lowLatency;
   const out = [
     '#EXTM3U',
-    '#EXT-X-VERSION:7',
+    // Version 9 for the LL-HLS tags (RFC 8216bis 7): older clients ignore them and play segments.
+    ll ? '#EXT-X-VERSION:9' : '#EXT-X-VERSION:7',
     `#EXT-X-TARGETDURATION:${Math.max(playlist.targetDuration, targetDurationOf(playlist.segments))}`,
     `#EXT-X-MEDIA-SEQUENCE:${playlist.mediaSequence}`,
   ];
+  if (ll) {
+    out.push(
+      `#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${ll.partHoldBack.toFixed(3)}`,
+      `#EXT-X-PART-INF:PART-TARGET=${ll.partTarget.toFixed(5)}`,
+    );
+  }
   if (playlist.discontinuitySequence) {
     out.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${playlist.discontinuitySequence}`);
   }
@@ -131,7 +200,14 @@ export function writeMediaPlaylist(playlist: MediaPlaylist): string {
     if (s.programDateTime && (i === 0 || s.discontinuity)) {
       out.push(`#EXT-X-PROGRAM-DATE-TIME:${s.programDateTime}`);
     }
+    if (ll && s.parts) for (const p of s.parts) out.push(partLine(p));
     out.push(`#EXTINF:${s.duration.toFixed(6)},`, s.uri);
+  }
+  if (ll) {
+    for (const p of ll.pendingParts) out.push(partLine(p));
+    if (ll.preloadHint) out.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${ll.preloadHint}"`);
+    for (const r of ll.renditionReports)
+      out.push(`#EXT-X-RENDITION-REPORT:URI="${r.uri}",LAST-MSN=${r.lastMsn},LAST-PART=${r.lastPart}`);
   }
   if (playlist.ended) out.push('#EXT-X-ENDLIST');
   return out.join('\n') + '\n';

@@ -1,25 +1,23 @@
 import { formatRational, rationalValue } from './rational.ts';
 import type { VideoFacts } from './source-facts.ts';
-import { aacArgs, cappedCrfArgs, hlsLadderOutputArgs } from './vod-args.ts';
+import { aacArgs, cappedCrfArgs } from './vod-args.ts';
 import type { Ladder } from './vod-ladder.ts';
 
 /**
  * The live ffmpeg: one process per stream period (from a connect to its disconnect), pulling the
- * presenter's RTMP feed and writing every rendition as fMP4 HLS to `<rendition>/<period>/` of a
- * segment sink session (HTTP PUT, `src/media/hls-sink.ts`). The job that runs it stitches periods
- * into the public live playlists (`live-playlist.ts`).
+ * presenter's feed and writing every rendition as fragmented MP4 to a pipe of its own; the live
+ * job cuts parts and segments (`ll-hls-packager.ts`), stores them under `<rendition>/<period>/`,
+ * and stitches periods into the public live playlists (`live-playlist.ts`).
  */
 export interface LiveTranscodePlan {
   readonly input: string;
-  /** Base URL of the sink session the period writes to. */
-  readonly outputUrl: string;
-  /** Folder name of this period under each rendition, e.g. `p0003-3fa9`. */
-  readonly period: string;
   readonly ladder: Ladder;
   /** Copy the source video as the top rung instead of encoding it (halves the CPU of a stream). */
   readonly passthrough: boolean;
   readonly audio: boolean;
   readonly segmentSeconds: number;
+  /** Longest fragment (s): the LL-HLS part target. */
+  readonly partSeconds: number;
   readonly x264Preset: string;
   readonly audioBitrateKbps: number;
 }
@@ -41,6 +39,23 @@ export function canPassThrough(video: VideoFacts, ladder: Ladder): boolean {
   );
 }
 
+/** The first extra file descriptor ffmpeg writes to: rendition i goes to `pipe:<FIRST_PIPE_FD + i>`. */
+export const FIRST_PIPE_FD = 3;
+
+/** Fragmented MP4 to a pipe, one `moof`+`mdat` per keyframe and at most every `partSeconds`. */
+function fragmentedMp4Args(partSeconds: number, fd: number): string[] {
+  return [
+    ...['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'],
+    ...['-frag_duration', String(Math.round(partSeconds * 1e6)), `pipe:${fd}`],
+  ];
+}
+
+/**
+ * The live ffmpeg: one output per rendition (video rungs top first, then the audio rendition when
+ * `audio`), each fragmented MP4 on its own pipe from `FIRST_PIPE_FD` on. onair cuts
+ * the fragments into parts and segments itself (`ll-hls-packager.ts`): ffmpeg 5.1's HLS muxer
+ * cannot make LL-HLS parts, and one way of cutting serves regular and low-latency playlists alike.
+ */
 export function buildLiveTranscodeArgs(plan: LiveTranscodePlan): string[] {
   const { ladder } = plan;
   const rungs = ladder.rungs;
@@ -50,7 +65,6 @@ export function buildLiveTranscodeArgs(plan: LiveTranscodePlan): string[] {
   args.push('-i', plan.input);
 
   const encoded = plan.passthrough ? rungs.slice(1) : rungs;
-  const first = plan.passthrough ? 1 : 0;
   if (encoded.length > 0) {
     const labels = encoded.map((_, i) => `[s${i}]`);
     const graph = [
@@ -59,43 +73,29 @@ export function buildLiveTranscodeArgs(plan: LiveTranscodePlan): string[] {
     ];
     args.push('-filter_complex', graph.join(';'));
   }
-  if (plan.passthrough) args.push('-map', '0:v:0');
-  encoded.forEach((_, i) => args.push('-map', `[v${i}]`));
-  if (plan.audio) args.push('-map', '0:a:0');
-
-  if (plan.passthrough) args.push('-c:v:0', 'copy');
+  let fd = FIRST_PIPE_FD;
+  if (plan.passthrough)
+    args.push('-map', '0:v:0', '-c:v', 'copy', ...fragmentedMp4Args(plan.partSeconds, fd++));
   const gop = Math.max(1, Math.round(plan.segmentSeconds * rationalValue(ladder.frameRate)));
-  encoded.forEach((rung, j) => {
-    const i = first + j;
-    args.push(
-      `-c:v:${i}`,
-      'libx264',
-      `-preset:v:${i}`,
-      plan.x264Preset,
-      `-tune:v:${i}`,
-      'zerolatency',
-      `-profile:v:${i}`,
-      'high',
-      // A one-second buffer: live cannot borrow bits from the future the way a file encode can.
-      ...cappedCrfArgs(i, rung, rung.maxBitrateKbps),
-    );
+  encoded.forEach((rung, i) => {
+    args.push('-map', `[v${i}]`, '-c:v', 'libx264', '-preset', plan.x264Preset, '-tune', 'zerolatency');
+    // A one-second buffer: live cannot borrow bits from the future the way a file encode can.
+    args.push('-profile:v', 'high', ...cappedCrfArgs(0, rung, rung.maxBitrateKbps));
     // Keyframes where the copied top rung has them (the presenter's own GOP), or on a fixed
     // cadence when every rung is encoded: either way every rung cuts segments at the same instants.
-    if (plan.passthrough) args.push(`-force_key_frames:v:${i}`, 'source');
+    if (plan.passthrough) args.push('-force_key_frames', 'source');
     args.push(
-      `-x264-params:v:${i}`,
+      '-x264-params',
       `keyint=${plan.passthrough ? 600 : gop}:min-keyint=${plan.passthrough ? 1 : gop}:scenecut=0:open-gop=0`,
     );
+    args.push(...fragmentedMp4Args(plan.partSeconds, fd++));
   });
-  if (plan.audio) args.push(...aacArgs(plan.audioBitrateKbps));
-  args.push(
-    ...hlsLadderOutputArgs({
-      rungNames: rungs.map((r) => r.name),
-      audio: plan.audio,
-      segmentSeconds: plan.segmentSeconds,
-      url: `${plan.outputUrl}/%v/${plan.period}`,
-      mode: 'live',
-    }),
-  );
+  if (plan.audio)
+    args.push(
+      '-map',
+      '0:a:0',
+      ...aacArgs(plan.audioBitrateKbps),
+      ...fragmentedMp4Args(plan.partSeconds, fd++),
+    );
   return args;
 }

@@ -134,7 +134,6 @@ export function buildVodTranscodeArgs(plan: VodTranscodePlan): string[] {
       segmentSeconds: plan.segmentSeconds,
       url: `${plan.outputUrl}/%v`,
       // EVENT: the playlists grow while we encode, so the asset plays before it is finished.
-      mode: 'event',
     }),
   );
 
@@ -158,11 +157,9 @@ export function aacArgs(kbps: number): string[] {
 }
 
 /**
- * The fMP4 HLS muxer for a ladder, written by HTTP PUT to the segment sink: `url` is the sink
- * session's URL of each rendition's folder and contains `%v` (`<session>/%v`, or `<session>/%v/p0003`
- * for a live period); one shared audio rendition in group `aud`. `event` keeps an EVENT playlist
- * (VOD encodes); `live` keeps every segment listed in ffmpeg's own playlist, from which the live
- * job builds the public window.
+ * The fMP4 HLS muxer of a VOD ladder (an EVENT playlist while it grows), written by HTTP PUT to
+ * the segment sink: `url` is the sink session's URL of each rendition's folder and contains `%v`;
+ * one shared audio rendition in group `aud`. (Live output does not use it: see `live-args.ts`.)
  *
  * No `temp_file` flag: it writes `<name>.tmp` and renames it, a local-disk step; over HTTP each
  * PUT is atomic already (the sink stores a file only once it has arrived whole). Over HTTP ffmpeg
@@ -173,13 +170,11 @@ export function hlsLadderOutputArgs(o: {
   audio: boolean;
   segmentSeconds: number;
   url: string;
-  mode: 'event' | 'live';
 }): string[] {
   const streamMap = o.rungNames.map((name, i) => `v:${i}${o.audio ? ',agroup:aud' : ''},name:${name}`);
   if (o.audio) streamMap.push(`a:0${o.rungNames.length > 0 ? ',agroup:aud' : ''},name:${AUDIO_RENDITION}`);
   return [
-    ...['-f', 'hls', '-hls_time', String(o.segmentSeconds)],
-    ...(o.mode === 'event' ? ['-hls_playlist_type', 'event'] : ['-hls_list_size', '0']),
+    ...['-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_playlist_type', 'event'],
     ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments'],
     // One kept-alive connection for the run instead of one per file.
     ...['-method', 'PUT', '-http_persistent', '1'],

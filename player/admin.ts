@@ -1,4 +1,8 @@
 /** The marketer's recordings page: upload with progress, and every asset's processing progress, live. */
+import { api, csrfHeaders, session, signIn } from './admin-session.ts';
+import { refreshTeam, setTeamEvents, startTeam } from './admin-team.ts';
+import { uploadResumable } from './tus-upload.ts';
+
 interface AssetSummary {
   id: string;
   title: string;
@@ -10,12 +14,7 @@ interface AssetSummary {
   playback: { player: string; complete: boolean } | null;
 }
 
-const KEY_STORAGE = 'onair.apiKey';
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
-
-function apiKey(): string | null {
-  return localStorage.getItem(KEY_STORAGE);
-}
 
 function say(text: string): void {
   $('#message').textContent = text;
@@ -33,7 +32,10 @@ function render(assets: AssetSummary[]): void {
   body.replaceChildren();
   for (const a of assets) {
     const row = body.insertRow();
-    cell(row, a.title);
+    const page = document.createElement('a');
+    page.href = `/admin/assets/${a.id}`;
+    page.textContent = a.title;
+    cell(row, page);
     const status = document.createElement('span');
     status.textContent = a.status === 'failed' ? `failed: ${a.error ?? ''}` : `${a.status} (${a.stage})`;
     if (a.status === 'failed') status.className = 'failed';
@@ -63,6 +65,7 @@ interface EventSummary {
     status: string;
     rtmpUrl: string;
     streamKey: string;
+    lowLatency: boolean;
     obsSettings: Record<string, string | number>;
   };
 }
@@ -73,6 +76,7 @@ interface LiveHealth {
   inputBitrate: number | null;
   speed: number | null;
   fallingBehind: boolean;
+  keyframeAdvice: string | null;
 }
 
 /** Presenter settings and live controls of a live event: what a marketer sends the speaker. */
@@ -94,6 +98,7 @@ async function liveCell(e: EventSummary): Promise<Node> {
     dd.textContent = value;
     list.append(dt, dd);
   };
+  if (health?.keyframeAdvice) add('Advice', health.keyframeAdvice);
   add('Server', live.rtmpUrl);
   add('Stream key', live.streamKey);
   for (const [k, v] of Object.entries(live.obsSettings)) add(k, String(v));
@@ -109,8 +114,39 @@ async function liveCell(e: EventSummary): Promise<Node> {
   end.textContent = 'End event now';
   end.disabled = live.status === 'ended';
   end.addEventListener('click', () => void api(`/api/events/${e.id}/end`, { method: 'POST' }).then(refresh));
-  box.append(summary, list, rotate, end);
+  // A presenter reads the settings and can end the stream; changing them is the staff's.
+  const toggle = lowLatencyToggle(e.id, live);
+  rotate.className = toggle.className = 'staff-only';
+  box.append(summary, list, toggle, rotate, end);
   return box;
+}
+
+/** Off for viewers behind a CDN that cannot hold LL-HLS blocking requests; read at stream start. */
+function lowLatencyToggle(id: string, live: NonNullable<EventSummary['live']>): HTMLLabelElement {
+  const label = document.createElement('label');
+  const text = document.createElement('span');
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.checked = live.lowLatency;
+  box.disabled = live.status === 'ended';
+  // In a span, as on the form: labels are flex columns (admin.css).
+  text.append(box, ' Low-latency HLS (about 2 s behind live)');
+  label.append(text);
+  box.addEventListener('change', () => {
+    const body = JSON.stringify({ lowLatency: box.checked });
+    void api(`/api/events/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body })
+      .then((response) =>
+        say(
+          !response.ok
+            ? 'Could not change low-latency HLS.'
+            : live.status === 'idle'
+              ? 'Saved.'
+              : 'Saved. It applies from the next time the stream starts.',
+        ),
+      )
+      .then(refresh);
+  });
+  return label;
 }
 
 /** Automated webinars: the session on air or the next one, and how many registered for it. */
@@ -139,11 +175,7 @@ interface Analytics {
   averageWatchSeconds: number;
 }
 
-function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(path, { ...init, headers: { authorization: `Bearer ${apiKey() ?? ''}`, ...init.headers } });
-}
-
-/** The CSV export needs the API key, so it is fetched here and handed to the browser as a file. */
+/** The CSV export needs the session's credentials, so it is fetched here and handed to the browser as a file. */
 async function downloadCsv(event: EventSummary): Promise<void> {
   const response = await api(`/api/events/${event.id}/registrants.csv`);
   if (!response.ok) return say('Could not export the registrants.');
@@ -155,8 +187,11 @@ async function downloadCsv(event: EventSummary): Promise<void> {
 }
 
 async function renderEvents(events: EventSummary[]): Promise<void> {
+  const staff = session()?.role !== 'presenter';
   const stats = await Promise.all(
-    events.map(async (e) => (await api(`/api/events/${e.id}/analytics`)).json() as Promise<Analytics>),
+    events.map(async (e) =>
+      staff ? ((await api(`/api/events/${e.id}/analytics`)).json() as Promise<Analytics>) : undefined,
+    ),
   );
   const lives = await Promise.all(
     events.map((e) =>
@@ -173,7 +208,8 @@ async function renderEvents(events: EventSummary[]): Promise<void> {
     const details = lives[i];
     if (details instanceof HTMLDetailsElement && open.has(e.id)) details.open = true;
     const link = document.createElement('a');
-    link.href = e.pageUrl;
+    // Staff manage the webinar on its page; a presenter opens the viewers' page.
+    link.href = staff ? `/admin/events/${e.id}` : e.pageUrl;
     link.textContent = e.title;
     cell(row, link);
     cell(row, e.webinarId);
@@ -185,15 +221,21 @@ async function renderEvents(events: EventSummary[]): Promise<void> {
     button.type = 'button';
     button.textContent = 'Registrants (CSV)';
     button.addEventListener('click', () => void downloadCsv(e));
-    cell(row, button);
+    cell(row, staff ? button : '');
   });
 }
 
 async function refresh(): Promise<void> {
-  const key = apiKey();
-  if (!key) return say('Enter your API key (printed when onair first started).');
+  const events = await api('/api/events');
+  if (events.status === 401) return location.assign('/admin');
+  if (events.ok) {
+    const list = ((await events.json()) as { events: EventSummary[] }).events;
+    setTeamEvents(list);
+    await renderEvents(list);
+  }
+  // Presenters see their events' stream settings only.
+  if (session()?.role === 'presenter') return;
   const response = await api('/api/assets');
-  if (response.status === 401) return say('That API key is not valid.');
   if (!response.ok) return say('Could not load the recordings. Retrying…');
   const { assets } = (await response.json()) as { assets: AssetSummary[] };
   render(assets);
@@ -210,8 +252,6 @@ async function refresh(): Promise<void> {
       }),
   );
   if (chosen) select.value = chosen;
-  const events = await api('/api/events');
-  if (events.ok) await renderEvents(((await events.json()) as { events: EventSummary[] }).events);
 }
 
 $('#event-form').addEventListener('submit', (e) => {
@@ -224,7 +264,10 @@ $('#event-form').addEventListener('submit', (e) => {
     title: value('event-title'),
     type,
     ...(type === 'live'
-      ? { startsAt: start ? new Date(start).toISOString() : new Date().toISOString() }
+      ? {
+          startsAt: start ? new Date(start).toISOString() : new Date().toISOString(),
+          lowLatency: $<HTMLInputElement>('#event-low-latency').checked,
+        }
       : { assetId: $<HTMLSelectElement>('#event-asset').value }),
     ...(type === 'automated' ? { schedule: scheduleFromForm(start) } : {}),
     gate: gated
@@ -273,6 +316,7 @@ function syncEventForm(): void {
   const kind = $<HTMLSelectElement>('#schedule-kind').value;
   $('#event-asset-field').hidden = type === 'live';
   $('#schedule-fields').hidden = type !== 'automated';
+  $('#event-low-latency-field').hidden = type !== 'live';
   $('#event-start-field').hidden = !(
     type === 'live' ||
     (type === 'automated' && (kind === 'once' || kind === 'recurring'))
@@ -285,50 +329,74 @@ $<HTMLInputElement>('#schedule-tz').value = Intl.DateTimeFormat().resolvedOption
 $('#event-type').addEventListener('change', syncEventForm);
 $('#schedule-kind').addEventListener('change', syncEventForm);
 
-function upload(file: File, title: string): Promise<void> {
-  const key = apiKey();
-  if (!key) return Promise.resolve(say('Enter your API key first.'));
+/** Resumable (tus): a dropped connection, or a reload and the same file chosen again, goes on where it stopped. */
+async function upload(file: File, title: string): Promise<void> {
   const bar = $<HTMLProgressElement>('#upload-progress');
   bar.hidden = false;
-  return new Promise((resolve) => {
-    // XMLHttpRequest, not fetch: it reports upload progress. The body is the file itself.
-    const xhr = new XMLHttpRequest();
-    const query = new URLSearchParams({ title, filename: file.name });
-    xhr.open('POST', `/api/assets?${query.toString()}`);
-    xhr.setRequestHeader('authorization', `Bearer ${key}`);
-    xhr.setRequestHeader('content-type', 'application/octet-stream');
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) bar.value = (e.loaded / e.total) * 100;
-    };
-    xhr.onload = () => {
-      bar.hidden = true;
-      if (xhr.status === 202) say(`Uploaded "${title}". Processing has started.`);
-      else
-        say(
-          (JSON.parse(xhr.responseText) as { error?: { message?: string } }).error?.message ??
-            'Upload failed.',
-        );
-      resolve(refresh());
-    };
-    xhr.onerror = () => {
-      bar.hidden = true;
-      say('The upload was interrupted. Try again.');
-      resolve();
-    };
-    xhr.send(file);
+  const percent = (sent: number, total: number) => (total > 0 ? (sent / total) * 100 : 100);
+  const { done } = uploadResumable(file, {
+    endpoint: '/api/uploads',
+    metadata: { title, filename: file.name, ...(file.type ? { filetype: file.type } : {}) },
+    headers: csrfHeaders,
+    onProgress: (sent, total) => {
+      bar.value = percent(sent, total);
+      bar.setAttribute('aria-valuetext', `${Math.floor(bar.value)}%`);
+    },
+    onResume: (offset, total) =>
+      say(`Resuming an earlier upload of this file at ${Math.floor(percent(offset, total))}%.`),
+    onRetry: (delayMs) => say(`The connection dropped: trying again in ${Math.round(delayMs / 1000)} s.`),
   });
+  try {
+    await done;
+    say(`Uploaded "${title}". Processing has started.`);
+  } catch (err) {
+    say(err instanceof Error ? err.message : 'Upload failed.');
+  } finally {
+    bar.hidden = true;
+  }
+  return refresh();
 }
 
-$('#key-form').addEventListener('submit', (e) => {
-  e.preventDefault();
-  localStorage.setItem(KEY_STORAGE, $<HTMLInputElement>('#key').value.trim());
-  say('');
-  void refresh();
-});
 $('#upload-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const file = $<HTMLInputElement>('#file').files?.[0];
   if (file) void upload(file, $<HTMLInputElement>('#title').value);
 });
-void refresh();
-setInterval(() => void refresh(), 5000);
+
+/** A recording's title until the marketer types one: its file name, without the extension. */
+function titleOf(file: File): string {
+  return (
+    file.name
+      .replace(/\.[^.]{1,8}$/, '')
+      .replace(/[_-]+/g, ' ')
+      .trim()
+      .slice(0, 200) || 'Recording'
+  );
+}
+
+// Drag and drop: a recording dropped anywhere on the library uploads at once (the file field and
+// its Upload button stay, for the keyboard).
+const dropZone = $('#library');
+dropZone.addEventListener('dragover', (e) => {
+  if (!e.dataTransfer?.types.includes('Files')) return;
+  e.preventDefault();
+  dropZone.classList.add('dropping');
+});
+dropZone.addEventListener('dragleave', () => dropZone.classList.remove('dropping'));
+dropZone.addEventListener('drop', (e) => {
+  dropZone.classList.remove('dropping');
+  const file = e.dataTransfer?.files[0];
+  if (!file) return;
+  e.preventDefault();
+  const title = $<HTMLInputElement>('#title');
+  if (!title.value.trim()) title.value = titleOf(file);
+  void upload(file, title.value);
+});
+void signIn().then(() => {
+  startTeam();
+  void refresh();
+  setInterval(() => {
+    void refresh();
+    void refreshTeam();
+  }, 5000);
+});

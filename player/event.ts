@@ -1,6 +1,7 @@
 import { createPlayer, webUrl, type Player } from './player.ts';
 import { injectStyles, PLAYER_CSS } from './player.css.ts';
 import { attachInteractions, INTERACTIONS_CSS, type InteractionsHandle } from './interactions.ts';
+import { loadPageText, type PageText } from './i18n.ts';
 
 /** What /w/<id>/info.json answers. */
 interface EventInfo {
@@ -28,6 +29,8 @@ interface EventInfo {
     view: string;
   } | null;
   selfServiceUrl: string | null;
+  /** The language of the page's words (the page's `<html lang>` says the same). */
+  language: string;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
@@ -39,19 +42,15 @@ let pollTimer: ReturnType<typeof setTimeout> | undefined;
 let interactions: InteractionsHandle | undefined;
 /** The latest viewing grant from info.json (a replay that replaces the live stream gets a new one). */
 let viewToken = '';
+/** The privacy notice version the gate shows: the registration says it was the one read. */
+let noticeVersion: string | undefined;
+/** The page's words, loaded before anything is shown. */
+let text: PageText;
 
-const formatSession = (iso: string) =>
-  new Intl.DateTimeFormat(undefined, {
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    hour: 'numeric',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(new Date(iso));
-
-const sessionLabel = (s: { startsAt: string; state: string }) =>
-  s.state === 'live' ? `${formatSession(s.startsAt)} (on now)` : formatSession(s.startsAt);
+const sessionLabel = (s: { startsAt: string; state: string }) => {
+  const when = text.date(Date.parse(s.startsAt), 'short');
+  return s.state === 'live' ? text.t('sessions.onNow', { when }) : when;
+};
 
 /** Automated webinars: switch this viewer to a session (registrants are moved, reminders too). */
 async function chooseSession(sessionAt: string): Promise<void> {
@@ -74,7 +73,7 @@ function showSessions(info: EventInfo, heading: string): void {
     item.textContent = sessionLabel(s);
     const button = document.createElement('button');
     button.type = 'button';
-    button.textContent = s.state === 'live' ? 'Join now' : 'Choose';
+    button.textContent = text.t(s.state === 'live' ? 'sessions.joinNow' : 'sessions.choose');
     button.addEventListener('click', () => void chooseSession(s.startsAt));
     item.append(button);
     list.append(item);
@@ -90,20 +89,11 @@ function poll(ms: number): void {
 function showWaiting(startsAt: string): void {
   $('#waiting').hidden = false;
   const start = new Date(startsAt);
-  // (dateStyle/timeStyle cannot be combined with timeZoneName, hence the fields.)
-  $('#starts-at').textContent = `Starts ${new Intl.DateTimeFormat(undefined, {
-    weekday: 'long',
-    year: 'numeric',
-    month: 'long',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(start)}`;
+  $('#starts-at').textContent = text.t('waiting.startsAt', { when: text.date(start.getTime(), 'long') });
   const tick = () => {
     const seconds = Math.round((start.getTime() - Date.now()) / 1000);
     if (seconds <= 0) {
-      $('#countdown').textContent = 'Starting any moment…';
+      $('#countdown').textContent = text.t('waiting.startingNow');
       return;
     }
     const d = Math.floor(seconds / 86_400);
@@ -111,7 +101,8 @@ function showWaiting(startsAt: string): void {
     const m = Math.floor((seconds % 3600) / 60);
     const s = seconds % 60;
     const two = (n: number) => String(n).padStart(2, '0');
-    $('#countdown').textContent = `${d > 0 ? `${d}d ` : ''}${two(h)}:${two(m)}:${two(s)}`;
+    const clock = `${two(h)}:${two(m)}:${two(s)}`;
+    $('#countdown').textContent = d > 0 ? text.t('waiting.countdownDays', { days: String(d), clock }) : clock;
   };
   tick();
   clearInterval(countdownTimer);
@@ -122,19 +113,54 @@ function say(text: string): void {
   $('#state').textContent = text;
 }
 
-/** Heartbeats every 10 s of playback: seconds played and position, for the marketer's analytics. */
+/**
+ * Heartbeats every 10 s of playback: seconds played and position, for the marketer's analytics;
+ * on a live stream also how far behind the live edge the player is, and its stalls (waiting for
+ * data), which the operator's metrics show.
+ */
 function startHeartbeats(video: HTMLVideoElement): void {
   let lastTick = performance.now();
   let played = 0;
+  let stalls = 0;
+  let stalledSince: number | undefined;
+  let stalledSeconds = 0;
+  let started = false;
   video.addEventListener('timeupdate', () => {
     const t = performance.now();
     if (!video.paused) played += Math.min(1, (t - lastTick) / 1000);
     lastTick = t;
   });
+  video.addEventListener('playing', () => {
+    started = true;
+    if (stalledSince !== undefined) stalledSeconds += (performance.now() - stalledSince) / 1000;
+    stalledSince = undefined;
+  });
+  // A wait for data after playback began, not one the viewer caused by seeking.
+  video.addEventListener('waiting', () => {
+    if (!started || video.seeking || stalledSince !== undefined) return;
+    stalls++;
+    stalledSince = performance.now();
+  });
+  const behindLive = (): number | undefined => {
+    const { seekable } = video;
+    if (Number.isFinite(video.duration) || seekable.length === 0) return undefined;
+    return Math.max(0, Math.round((seekable.end(seekable.length - 1) - video.currentTime) * 10) / 10);
+  };
   const send = () => {
-    if (played <= 0 || !viewToken) return;
-    const body = JSON.stringify({ view: viewToken, position: video.currentTime, played });
+    if ((played <= 0 && stalls === 0) || !viewToken) return;
+    const behind = behindLive();
+    const body = JSON.stringify({
+      view: viewToken,
+      position: video.currentTime,
+      played,
+      ...(behind !== undefined ? { behindLive: Math.min(behind, 86_400) } : {}),
+      ...(stalls > 0
+        ? { stalls: Math.min(stalls, 1000), stalledSeconds: Math.min(stalledSeconds, 3600) }
+        : {}),
+    });
     played = 0;
+    stalls = 0;
+    stalledSeconds = 0;
     void fetch(`${base}/heartbeat`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -149,7 +175,7 @@ function startHeartbeats(video: HTMLVideoElement): void {
 function show(info: EventInfo): void {
   document.title = info.title;
   $('#title').textContent = info.title;
-  $('#webinar-id').textContent = `Webinar ID ${info.webinarId}`;
+  $('#webinar-id').textContent = text.t('event.webinarId', { id: info.webinarId });
   $('#description').textContent = info.description;
   $('#gate').hidden = info.state !== 'gated';
   if (info.selfServiceUrl) {
@@ -162,20 +188,16 @@ function show(info: EventInfo): void {
   if (automated && info.state === 'choose') {
     // On-demand sessions start when the viewer arrives; scheduled ones are picked.
     if (info.schedule?.kind === 'on_demand') return void chooseSession('now');
-    return showSessions(info, 'Pick a session');
+    return showSessions(info, text.t('sessions.pick'));
   }
   if (automated && info.state === 'ended') {
     player?.destroy();
     player = undefined;
-    say(
-      info.sessions?.length
-        ? 'This session has ended. Join the next one:'
-        : 'This session has ended, and no other session is planned.',
-    );
-    return showSessions(info, 'Next sessions');
+    say(text.t(info.sessions?.length ? 'state.sessionEndedNext' : 'state.sessionEndedNone'));
+    return showSessions(info, text.t('sessions.next'));
   }
   if (info.state !== 'waiting') clearInterval(countdownTimer);
-  if (info.state === 'expired') return say('This replay has expired.');
+  if (info.state === 'expired') return say(text.t('state.expired'));
   if (info.state === 'waiting') {
     say('');
     showWaiting(info.startsAt);
@@ -185,16 +207,16 @@ function show(info: EventInfo): void {
   if (info.state === 'ended') {
     player?.destroy();
     player = undefined;
-    say('The live stream has ended. The replay will appear here in a moment.');
+    say(text.t('state.liveEnded'));
     return poll(3000);
   }
   if (info.state === 'not_ready') {
-    say('This webinar is not available yet. The page will refresh by itself.');
+    say(text.t('state.notReady'));
     setTimeout(() => void load(), 10_000);
     return;
   }
   if (info.state === 'gated') {
-    say('Enter your email to watch.');
+    say(text.t('state.gated'));
     const { fields, privacyNoticeUrl, privacyNoticeVersion } = info.gate;
     for (const field of ['name', 'company'] as const) {
       $(`#${field}-field`).hidden = fields[field] === 'off';
@@ -213,16 +235,16 @@ function show(info: EventInfo): void {
     const notice = $('#notice');
     notice.replaceChildren();
     const noticeHref = privacyNoticeUrl ? webUrl(privacyNoticeUrl) : undefined;
+    noticeVersion = (noticeHref && privacyNoticeVersion) || undefined;
     if (noticeHref) {
       const link = document.createElement('a');
       link.href = noticeHref;
       link.target = '_blank';
       link.rel = 'noopener';
-      link.textContent = 'privacy notice';
+      link.textContent = text.t('gate.noticeLink');
+      // The link sits inside the sentence, wherever the language puts it.
       notice.append(
-        'We use your email to give you access. Read our ',
-        link,
-        ` (version ${privacyNoticeVersion ?? ''}).`,
+        ...(text.parts('gate.notice', { link, version: privacyNoticeVersion ?? '' }) as (string | Node)[]),
       );
     }
     return;
@@ -236,12 +258,12 @@ function show(info: EventInfo): void {
   }
   if (info.playback) viewToken = info.playback.view;
   if (info.playback && !player) {
-    player = createPlayer($('#player'), info.playback, say);
+    player = createPlayer($('#player'), info.playback, say, text);
     playerIsLive = info.playback.live;
     (window as unknown as { onairPlayer: Player }).onairPlayer = player;
     startHeartbeats(player.video);
     if (automated) {
-      interactions = attachInteractions(player, $('#player'), base);
+      interactions = attachInteractions(player, $('#player'), base, text);
       (window as unknown as { onairInteractions: InteractionsHandle }).onairInteractions = interactions;
     }
     if (playerIsLive) {
@@ -257,10 +279,10 @@ async function load(): Promise<void> {
   const response = await fetch(`${base}/info.json${key ? `?k=${encodeURIComponent(key)}` : ''}`);
   if (key) history.replaceState(null, '', location.pathname);
   if (response.status === 404) {
-    $('#title').textContent = 'Not found';
-    return say('There is no webinar with this ID. Check the link or the ID you typed.');
+    $('#title').textContent = text.t('common.notFound');
+    return say(text.t('event.notFound'));
   }
-  if (!response.ok) return say('Something went wrong. Reload the page to try again.');
+  if (!response.ok) return say(text.t('event.error'));
   show((await response.json()) as EventInfo);
 }
 
@@ -274,8 +296,9 @@ $('#gate').addEventListener('submit', (e) => {
     ...(value('company') ? { company: value('company') } : {}),
     marketingConsent: $<HTMLInputElement>('#marketing').checked,
     ...($('#session-field').hidden ? {} : { sessionAt: $<HTMLSelectElement>('#session').value }),
-    noticeVersion:
-      document.querySelector('#notice')?.textContent?.match(/version ([^)]*)\)/)?.[1] || undefined,
+    noticeVersion,
+    // Times in this viewer's emails are shown in their own zone.
+    timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   };
   void (async () => {
     const response = await fetch(`${base}/register`, {
@@ -303,4 +326,7 @@ $('#gate').addEventListener('submit', (e) => {
 
 if (new URLSearchParams(location.search).has('embed')) document.body.classList.add('embed');
 injectStyles(PLAYER_CSS + INTERACTIONS_CSS);
-void load();
+void loadPageText().then((loaded) => {
+  text = loaded;
+  return load();
+});

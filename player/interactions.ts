@@ -1,3 +1,5 @@
+import type { MessageKey } from '../src/i18n/catalogues/en.ts';
+import type { Translator } from '../src/i18n/format.ts';
 import { el, webUrl, type Player } from './player.ts';
 
 /**
@@ -51,11 +53,16 @@ function decode(value: string | undefined): unknown {
   }
 }
 
-export function attachInteractions(player: Player, root: HTMLElement, pageBase: string): InteractionsHandle {
+export function attachInteractions(
+  player: Player,
+  root: HTMLElement,
+  pageBase: string,
+  { t }: Translator<MessageKey>,
+): InteractionsHandle {
   const layer = el('div', { class: 'onair-overlays' });
   layer.setAttribute('aria-live', 'polite');
   const chat = el('section', { class: 'onair-chat' });
-  chat.setAttribute('aria-label', 'Chat');
+  chat.setAttribute('aria-label', t('interactions.chat'));
   chat.hidden = true;
   root.append(layer, chat);
   const shown = new Map<string, HTMLElement>();
@@ -98,7 +105,7 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
       const item = el(
         'li',
         results.yourVote === i ? { class: 'mine' } : {},
-        `${option}: ${Math.round((results.votes[i]! / total) * 100)} %`,
+        t('interactions.pollResult', { option, percent: Math.round((results.votes[i]! / total) * 100) }),
       );
       list.append(item);
     });
@@ -127,7 +134,7 @@ export function attachInteractions(player: Player, root: HTMLElement, pageBase: 
             if (response.ok) renderPollResults(box, (await response.json()) as PollResults);
             else {
               const error = ((await response.json()) as { error?: { message?: string } }).error;
-              box.append(el('p', { class: 'poll-note' }, error?.message ?? 'Your vote was not counted.'));
+              box.append(el('p', { class: 'poll-note' }, error?.message ?? t('interactions.voteFailed')));
             }
           });
         });

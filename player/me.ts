@@ -1,3 +1,5 @@
+import { loadPageText, type PageText } from './i18n.ts';
+
 /**
  * Self-service data page behind a signed link: download, correct, restrict, withdraw marketing
  * consent, delete. Every change is recorded by the server in the registrant's history.
@@ -18,18 +20,21 @@ interface Status {
 
 let restricted = false;
 
-async function refresh(): Promise<void> {
+async function refresh({ t }: PageText): Promise<void> {
   const response = await fetch(`${base}/status.json`);
   if (!response.ok) {
-    $('#summary').textContent = 'This link is not valid.';
+    $('#summary').textContent = t('me.invalidLink');
     return;
   }
   const s = (await response.json()) as Status;
   restricted = s.restricted;
+  const title = s.event.title;
+  // textContent: names and emails are viewer input and must render as text, never as markup.
+  const person = `${s.name ? `${s.name} ` : ''}<${s.email ?? ''}>${s.company ? ` (${s.company})` : ''}`;
+  const marketing = s.marketingConsent && !s.restricted ? 'yes' : 'no';
   $('#summary').textContent = s.erased
-    ? `Your data for "${s.event.title}" has been deleted.`
-    : // textContent: names and emails are viewer input and must render as text, never as markup.
-      `You registered for "${s.event.title}" as ${s.name ? `${s.name} ` : ''}<${s.email ?? ''}>${s.company ? ` (${s.company})` : ''}. Marketing emails: ${s.marketingConsent && !s.restricted ? 'yes' : 'no'}.${s.restricted ? ' Use of your data is restricted.' : ''}`;
+    ? t('me.erased', { title })
+    : `${t('me.summary', { title, person, marketing })}${s.restricted ? ` ${t('me.restricted')}` : ''}`;
   const form = $<HTMLFormElement>('#rectify');
   form.hidden = s.erased || (s.fields.name === 'off' && s.fields.company === 'off' && !s.name && !s.company);
   $('#name-row').hidden = s.fields.name === 'off' && !s.name;
@@ -40,11 +45,11 @@ async function refresh(): Promise<void> {
   const restrict = $<HTMLButtonElement>('#restrict');
   restrict.disabled = s.erased;
   restrict.setAttribute('aria-pressed', String(s.restricted));
-  restrict.textContent = s.restricted ? 'Lift the restriction' : 'Restrict use of my data';
+  restrict.textContent = t(s.restricted ? 'me.lift' : 'me.restrict');
   $<HTMLButtonElement>('#delete').disabled = s.erased;
 }
 
-async function post(action: string, body: unknown, done: string): Promise<void> {
+async function post(text: PageText, action: string, body: unknown, done: string): Promise<void> {
   const response = await fetch(`${base}/${action}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -53,34 +58,38 @@ async function post(action: string, body: unknown, done: string): Promise<void> 
   if (response.ok) $('#state').textContent = done;
   else {
     const error = (await response.json().catch(() => null)) as { error?: { message?: string } } | null;
-    $('#state').textContent = error?.error?.message ?? 'That did not work; try again.';
+    $('#state').textContent = error?.error?.message ?? text.t('me.failed');
   }
-  await refresh();
+  await refresh(text);
 }
 
-$<HTMLAnchorElement>('#csv').href = `${base}/data.csv`;
-$<HTMLAnchorElement>('#json').href = `${base}/data.json`;
-$<HTMLFormElement>('#rectify').addEventListener('submit', (e) => {
-  e.preventDefault();
-  const body: Record<string, string> = {};
-  if (!$('#name-row').hidden) body.name = $<HTMLInputElement>('#name').value;
-  if (!$('#company-row').hidden) body.company = $<HTMLInputElement>('#company').value;
-  void post('rectify', body, 'Saved: your details are corrected.');
-});
-$('#withdraw').addEventListener('click', () => {
-  void post('withdraw', {}, 'Done: you will get no marketing emails.');
-});
-$('#restrict').addEventListener('click', () => {
-  void post(
-    'restrict',
-    { restricted: !restricted },
-    restricted
-      ? 'The restriction is lifted.'
-      : 'Done: your data is kept but no longer used for marketing or statistics.',
-  );
-});
-$('#delete').addEventListener('click', () => {
-  if (!confirm('Delete your data? You will need to register again to watch.')) return;
-  void post('delete', {}, 'Your data has been deleted.');
-});
-void refresh();
+function start(text: PageText): void {
+  const { t } = text;
+  $<HTMLAnchorElement>('#csv').href = `${base}/data.csv`;
+  $<HTMLAnchorElement>('#json').href = `${base}/data.json`;
+  $<HTMLFormElement>('#rectify').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body: Record<string, string> = {};
+    if (!$('#name-row').hidden) body.name = $<HTMLInputElement>('#name').value;
+    if (!$('#company-row').hidden) body.company = $<HTMLInputElement>('#company').value;
+    void post(text, 'rectify', body, t('me.saved'));
+  });
+  $('#withdraw').addEventListener('click', () => {
+    void post(text, 'withdraw', {}, t('me.withdrawn'));
+  });
+  $('#restrict').addEventListener('click', () => {
+    void post(
+      text,
+      'restrict',
+      { restricted: !restricted },
+      t(restricted ? 'me.lifted' : 'me.restrictedDone'),
+    );
+  });
+  $('#delete').addEventListener('click', () => {
+    if (!confirm(t('me.confirmDelete'))) return;
+    void post(text, 'delete', {}, t('me.deleted'));
+  });
+  void refresh(text);
+}
+
+void loadPageText().then(start);

@@ -1,5 +1,6 @@
 import { createPlayer } from './player.ts';
 import { injectStyles, PLAYER_CSS } from './player.css.ts';
+import { loadPageText } from './i18n.ts';
 
 /** What /play/<asset>/source.json answers (the marketer's preview of an asset). */
 interface PlaySource {
@@ -16,27 +17,29 @@ async function boot(): Promise<void> {
   const root = document.querySelector<HTMLElement>('#player')!;
   const state = document.querySelector<HTMLElement>('#state')!;
   const title = document.querySelector<HTMLElement>('h1')!;
-  const response = await fetch(`${location.pathname.replace(/\/$/, '')}/source.json${location.search}`);
+  const [text, response] = await Promise.all([
+    loadPageText(),
+    fetch(`${location.pathname.replace(/\/$/, '')}/source.json${location.search}`),
+  ]);
+  const { t } = text;
   if (!response.ok) {
-    state.textContent =
-      response.status === 404
-        ? 'Not found'
-        : response.status === 403
-          ? 'This preview link has expired. Get a new one from the admin page.'
-          : 'Something went wrong. Reload to try again.';
+    state.textContent = t(
+      response.status === 404 ? 'common.notFound' : response.status === 403 ? 'play.expired' : 'play.error',
+    );
     return;
   }
   const source = (await response.json()) as PlaySource;
   title.textContent = source.title;
   if (!source.master) {
-    state.textContent = 'This recording is still being prepared. The page will refresh by itself.';
+    state.textContent = t('play.preparing');
     setTimeout(() => location.reload(), 5000);
     return;
   }
   const player = createPlayer(
     root,
     { ...source, master: source.master },
-    (text) => (state.textContent = text),
+    (message) => (state.textContent = message),
+    text,
   );
   (window as unknown as { onairPlayer: unknown }).onairPlayer = player;
 }

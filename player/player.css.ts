@@ -13,8 +13,8 @@ export const PLAYER_CSS = `
 .onair-player .live-badge { background: #c4001a; border-color: #c4001a; font-weight: 700; font-size: 12px; letter-spacing: 0.05em; padding: 0 8px; }
 .onair-player .live-badge.behind { background: #555; border-color: #777; }
 .onair-player .time { font-variant-numeric: tabular-nums; font-size: 14px; }
-.onair-player input[aria-label='Volume'] { width: 80px; }
-@media (max-width: 520px) { .onair-player input[aria-label='Volume'] { display: none; } .onair-player .live-badge { background: #c4001a; border-color: #c4001a; font-weight: 700; font-size: 12px; letter-spacing: 0.05em; padding: 0 8px; }
+.onair-player input.volume { width: 80px; }
+@media (max-width: 520px) { .onair-player input.volume { display: none; } .onair-player .live-badge { background: #c4001a; border-color: #c4001a; font-weight: 700; font-size: 12px; letter-spacing: 0.05em; padding: 0 8px; }
 .onair-player .live-badge.behind { background: #555; border-color: #777; }
 .onair-player .time { font-size: 12px; } }
 `;

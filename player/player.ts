@@ -1,4 +1,7 @@
+import { parseStoryboardVtt, tileAt } from './storyboard.ts';
 import Hls from 'hls.js';
+import type { MessageKey } from '../src/i18n/catalogues/en.ts';
+import type { Translator } from '../src/i18n/format.ts';
 
 export interface PlayerSource {
   master: string;
@@ -11,16 +14,30 @@ export interface PlayerSource {
 }
 
 /**
- * hls.js settings for live: hold back 1.5 segments instead of 3 (the bulk of glass-to-glass
- * latency is the player's hold-back), and catch up by playing up to 10 % faster when behind,
- * which is inaudible in speech. Measured with `npm run bench -- live-latency`.
+ * hls.js settings for live. Low-Latency HLS where the playlist has parts: hls.js reloads it by
+ * blocking requests and loads parts. Catch up by playing up to 10 % faster when behind, which is
+ * inaudible in speech, and jump to the edge beyond 6 target durations. The hold-back itself is set
+ * once the first playlist is in (`liveTargetLatency`). Measured with `npm run bench -- live-latency`.
  */
 export const LIVE_HLS_CONFIG = {
+  lowLatencyMode: true,
+  // Regular HLS (no parts): 1.5 segments behind instead of hls.js's 3 (the bulk of glass-to-glass
+  // latency is this hold-back). Also where hls.js starts before `liveTargetLatency` applies.
   liveSyncDurationCount: 1.5,
   liveMaxLatencyDurationCount: 6,
   maxLiveSyncPlaybackRate: 1.1,
   backBufferLength: 30,
 } as const;
+
+/** After a stall hls.js holds back a second more (up to a segment); this long without one, it goes back. */
+const STALL_FREE_RESET_MS = 60_000;
+
+/** How far behind the live edge to play: the playlist's PART-HOLD-BACK with parts, else 1.5 segments. */
+export function liveTargetLatency(details: { partHoldBack: number; targetduration: number }): number {
+  return details.partHoldBack > 0
+    ? details.partHoldBack
+    : LIVE_HLS_CONFIG.liveSyncDurationCount * details.targetduration;
+}
 
 export interface Player {
   readonly video: HTMLVideoElement;
@@ -31,16 +48,6 @@ export interface Player {
   destroy(): void;
 }
 
-interface Cue {
-  start: number;
-  end: number;
-  url: string;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
 function formatTime(seconds: number): string {
   if (!Number.isFinite(seconds)) return '0:00';
   const s = Math.floor(seconds % 60);
@@ -48,26 +55,6 @@ function formatTime(seconds: number): string {
   const h = Math.floor(seconds / 3600);
   const mm = h > 0 ? String(m).padStart(2, '0') : String(m);
   return `${h > 0 ? `${h}:` : ''}${mm}:${String(s).padStart(2, '0')}`;
-}
-
-async function loadStoryboard(url: string): Promise<Cue[]> {
-  const text = await (await fetch(url)).text();
-  const cues: Cue[] = [];
-  const toSeconds = (t: string) => t.split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    const match = /([\d:.]+) --> ([\d:.]+)\r?\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/.exec(block);
-    if (!match) continue;
-    cues.push({
-      start: toSeconds(match[1]!),
-      end: toSeconds(match[2]!),
-      url: new URL(match[3]!, url).toString(),
-      x: Number(match[4]),
-      y: Number(match[5]),
-      w: Number(match[6]),
-      h: Number(match[7]),
-    });
-  }
-  return cues;
 }
 
 const ICONS = {
@@ -111,16 +98,62 @@ export function el<K extends keyof HTMLElementTagNameMap>(
  * previews, time, quality (Auto + each rung), volume, fullscreen; keyboard and screen-reader
  * labels. Returns destroy().
  */
+/**
+ * Live latency that stays flat over hours: the hold-back is set from the first playlist; a player
+ * further behind than hls.js's catch-up range (one target duration past the hold-back: it takes
+ * that for DVR viewing and never speeds up) jumps to the live point, unless the viewer chose to be
+ * behind (seeked back or paused); and the extra second hls.js adds after each stall is given back
+ * after a minute without one. Measured: with 2 s segments hls.js started 4-6 s behind a 1 s target
+ * and stayed there.
+ */
+function keepLatencyFlat(hls: Hls, video: HTMLVideoElement, viewerIsBehind: () => boolean): void {
+  let base: number | undefined;
+  let lastStallAt = 0;
+  hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {
+    if (base !== undefined) return;
+    base = liveTargetLatency(data.details);
+    hls.targetLatency = base;
+  });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) lastStallAt = Date.now();
+  });
+  let lastResetAt = 0;
+  const timer = setInterval(() => {
+    if (base === undefined) return;
+    const target = hls.targetLatency;
+    const latency = hls.latency;
+    const details = hls.levels[Math.max(0, hls.currentLevel)]?.details;
+    const sync = hls.liveSyncPosition;
+    if (
+      target !== null &&
+      details &&
+      sync !== null &&
+      latency - target > details.targetduration &&
+      !video.paused &&
+      !viewerIsBehind() &&
+      sync > video.currentTime
+    ) {
+      video.currentTime = sync;
+    }
+    if (Date.now() - lastStallAt < STALL_FREE_RESET_MS || Date.now() - lastResetAt < 10_000) return;
+    lastResetAt = Date.now();
+    if ((target ?? base) > base + 0.05) hls.targetLatency = base;
+  }, 1000);
+  hls.on(Hls.Events.DESTROYING, () => clearInterval(timer));
+}
+
 export function createPlayer(
   root: HTMLElement,
   source: PlayerSource,
   onError: (message: string) => void,
+  /** The page's words (labels, time, errors), in the viewer's language. */
+  { t }: Translator<MessageKey>,
 ): Player {
   root.classList.add('onair-player');
-  const video = el('video', { playsinline: '', preload: 'metadata', 'aria-label': 'Video' });
+  const video = el('video', { playsinline: '', preload: 'metadata', 'aria-label': t('player.video') });
   if (source.poster) video.poster = source.poster;
-  const controls = el('div', { class: 'controls', role: 'group', 'aria-label': 'Player controls' });
-  const play = el('button', { type: 'button', class: 'play', 'aria-label': 'Play' });
+  const controls = el('div', { class: 'controls', role: 'group', 'aria-label': t('player.controls') });
+  const play = el('button', { type: 'button', class: 'play', 'aria-label': t('player.play') });
   setIcon(play, 'play');
   const seek = el('input', {
     type: 'range',
@@ -128,10 +161,10 @@ export function createPlayer(
     max: '0',
     step: '0.1',
     value: '0',
-    'aria-label': 'Seek',
+    'aria-label': t('player.seek'),
   });
   const time = el('span', { class: 'time', 'aria-live': 'off' }, '0:00 / 0:00');
-  const mute = el('button', { type: 'button', class: 'mute', 'aria-label': 'Mute' });
+  const mute = el('button', { type: 'button', class: 'mute', 'aria-label': t('player.mute') });
   setIcon(mute, 'volume');
   const volume = el('input', {
     type: 'range',
@@ -139,13 +172,22 @@ export function createPlayer(
     max: '1',
     step: '0.05',
     value: '1',
-    'aria-label': 'Volume',
+    class: 'volume',
+    'aria-label': t('player.volume'),
   });
-  const quality = el('select', { 'aria-label': 'Quality' });
-  quality.append(el('option', { value: '-1' }, 'Auto'));
-  const fullscreen = el('button', { type: 'button', class: 'fullscreen', 'aria-label': 'Full screen' });
+  const quality = el('select', { 'aria-label': t('player.quality') });
+  quality.append(el('option', { value: '-1' }, t('player.auto')));
+  const fullscreen = el('button', {
+    type: 'button',
+    class: 'fullscreen',
+    'aria-label': t('player.fullscreen'),
+  });
   setIcon(fullscreen, 'fullscreen');
-  const liveBadge = el('button', { type: 'button', class: 'live-badge', 'aria-label': 'Go to live' }, 'LIVE');
+  const liveBadge = el(
+    'button',
+    { type: 'button', class: 'live-badge', 'aria-label': t('player.goLive') },
+    t('player.liveBadge'),
+  );
   liveBadge.hidden = !source.live;
   const preview = el('div', { class: 'preview', 'aria-hidden': 'true' });
   const seekWrap = el('div', { class: 'seek' });
@@ -155,6 +197,9 @@ export function createPlayer(
 
   let hls: Hls | undefined;
   let engine: Player['engine'] = 'native';
+  /** The viewer moved back in the live window (or paused): the player leaves them there. */
+  let viewerIsBehind = false;
+  video.addEventListener('pause', () => (viewerIsBehind = true));
   if (Hls.isSupported()) {
     engine = 'hls.js';
     hls = new Hls({
@@ -172,7 +217,9 @@ export function createPlayer(
             el(
               'option',
               { value: String(index) },
-              level.height ? `${level.height}p` : `${Math.round(level.bitrate / 1000)} kbit/s`,
+              level.height
+                ? `${level.height}p`
+                : t('player.bitrate', { kbps: String(Math.round(level.bitrate / 1000)) }),
             ),
           ),
         );
@@ -180,18 +227,19 @@ export function createPlayer(
     hls.on(Hls.Events.ERROR, (_e, data) => {
       if (!data.fatal) return;
       if (data.type === Hls.ErrorTypes.NETWORK_ERROR && data.response?.code === 403) {
-        onError('Your access to this video has expired. Reload the page.');
+        onError(t('player.expired'));
       } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
         hls?.recoverMediaError();
-      } else onError('Playback failed. Reload the page to try again.');
+      } else onError(t('player.failed'));
     });
+    if (source.live) keepLatencyFlat(hls, video, () => viewerIsBehind);
     hls.loadSource(source.master);
     hls.attachMedia(video);
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
     video.src = source.master;
     quality.disabled = true;
   } else {
-    onError('This browser cannot play this video.');
+    onError(t('player.unsupported'));
   }
 
   if (source.live) {
@@ -214,7 +262,7 @@ export function createPlayer(
   video.addEventListener('click', toggle);
   const syncPlay = () => {
     setIcon(play, video.paused ? 'play' : 'pause');
-    play.setAttribute('aria-label', video.paused ? 'Play' : 'Pause');
+    play.setAttribute('aria-label', t(video.paused ? 'player.play' : 'player.pause'));
   };
   video.addEventListener('play', syncPlay);
   video.addEventListener('pause', syncPlay);
@@ -229,25 +277,32 @@ export function createPlayer(
       seek.max = String(end);
       const behind = Math.max(0, liveEdge() - video.currentTime);
       liveBadge.classList.toggle('behind', behind > 6);
-      time.textContent = behind > 6 ? `-${formatTime(behind)}` : 'Live';
+      time.textContent = behind > 6 ? `-${formatTime(behind)}` : t('player.live');
     } else {
       time.textContent = `${formatTime(video.currentTime)} / ${formatTime(video.duration)}`;
     }
     if (document.activeElement !== seek) seek.value = String(video.currentTime);
-    seek.setAttribute('aria-valuetext', `${formatTime(video.currentTime)} of ${formatTime(video.duration)}`);
+    seek.setAttribute(
+      'aria-valuetext',
+      t('player.position', { current: formatTime(video.currentTime), total: formatTime(video.duration) }),
+    );
   });
   liveBadge.addEventListener('click', () => {
+    viewerIsBehind = false;
     video.currentTime = liveEdge();
     void video.play();
   });
-  seek.addEventListener('input', () => (video.currentTime = Number(seek.value)));
+  seek.addEventListener('input', () => {
+    viewerIsBehind = true;
+    video.currentTime = Number(seek.value);
+  });
   volume.addEventListener('input', () => {
     video.volume = Number(volume.value);
     video.muted = video.volume === 0;
   });
   video.addEventListener('volumechange', () => {
     setIcon(mute, video.muted || video.volume === 0 ? 'muted' : 'volume');
-    mute.setAttribute('aria-label', video.muted ? 'Unmute' : 'Mute');
+    mute.setAttribute('aria-label', t(video.muted ? 'player.unmute' : 'player.mute'));
     volume.value = String(video.muted ? 0 : video.volume);
   });
   mute.addEventListener('click', () => (video.muted = !video.muted));
@@ -261,7 +316,10 @@ export function createPlayer(
     const actions: Record<string, () => void> = {
       ' ': toggle,
       k: toggle,
-      ArrowLeft: () => (video.currentTime = Math.max(0, video.currentTime - 5)),
+      ArrowLeft: () => {
+        viewerIsBehind = true;
+        video.currentTime = Math.max(0, video.currentTime - 5);
+      },
       ArrowRight: () => (video.currentTime = Math.min(video.duration || Infinity, video.currentTime + 5)),
       ArrowUp: () => (video.volume = Math.min(1, video.volume + 0.1)),
       ArrowDown: () => (video.volume = Math.max(0, video.volume - 0.1)),
@@ -276,20 +334,23 @@ export function createPlayer(
   });
 
   if (source.storyboard) {
-    loadStoryboard(source.storyboard).then(
-      (cues) => {
-        seekWrap.addEventListener('mousemove', (e) => {
-          const rect = seek.getBoundingClientRect();
-          const t = ((e.clientX - rect.left) / rect.width) * (video.duration || 0);
-          const cue = cues.find((c) => t >= c.start && t < c.end);
-          if (!cue) return;
-          preview.style.cssText = `display:block;width:${cue.w}px;height:${cue.h}px;background:url("${cue.url}") -${cue.x}px -${cue.y}px;left:${Math.max(0, Math.min(rect.width - cue.w, e.clientX - rect.left - cue.w / 2))}px`;
-          preview.textContent = formatTime(t);
-        });
-        seekWrap.addEventListener('mouseleave', () => (preview.style.display = 'none'));
-      },
-      () => undefined,
-    );
+    const storyboard = source.storyboard;
+    fetch(storyboard)
+      .then(async (r) => parseStoryboardVtt(await r.text(), storyboard))
+      .then(
+        (cues) => {
+          seekWrap.addEventListener('mousemove', (e) => {
+            const rect = seek.getBoundingClientRect();
+            const t = ((e.clientX - rect.left) / rect.width) * (video.duration || 0);
+            const cue = tileAt(cues, t);
+            if (!cue) return;
+            preview.style.cssText = `display:block;width:${cue.w}px;height:${cue.h}px;background:url("${cue.url}") -${cue.x}px -${cue.y}px;left:${Math.max(0, Math.min(rect.width - cue.w, e.clientX - rect.left - cue.w / 2))}px`;
+            preview.textContent = formatTime(t);
+          });
+          seekWrap.addEventListener('mouseleave', () => (preview.style.display = 'none'));
+        },
+        () => undefined,
+      );
   }
 
   return {

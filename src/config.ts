@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { keyProblem } from './storage/keys.ts';
@@ -49,10 +50,21 @@ const EnvSchema = z.object({
   /** Registrants are anonymised this many days after their event ends. */
   RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   REGISTER_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  /**
+   * Who may make a new account by signing up: `invite-only` (the default: the first owner claims
+   * the first account with the API key printed at first start; everyone else is invited) or `open`.
+   */
+  SIGNUP: z.enum(['invite-only', 'open'], { error: 'invite-only or open' }).default('invite-only'),
   /** Memory the origin keeps hot files in (segments, playlists): the live edge is the same few files for everyone. */
   ORIGIN_CACHE_SIZE: bytes.default(256 * 1024 ** 2),
-  /** HTTP processes (API + origin) sharing the port; 1 serves from the main process itself. */
-  HTTP_PROCESSES: z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * HTTP processes (API + origin) sharing the port: `auto` is one per core (a crowd's requests are
+   * CPU-bound in the origin); 1 serves from the main process itself.
+   */
+  HTTP_PROCESSES: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)])
+    .default('auto')
+    .transform((n) => (n === 'auto' ? Math.min(64, os.availableParallelism()) : n)),
   /** RTMP ingest (OBS): `npm start` runs it unless INGEST=off; `npm run ingest` runs it alone. */
   INGEST: z.enum(['on', 'off']).default('on'),
   RTMP_PORT: z.coerce.number().int().min(0).max(65535).default(1935),
@@ -84,6 +96,14 @@ const EnvSchema = z.object({
     .default(60),
   /** `auto` copies an H.264 source as the top rung; `off` encodes every rung. */
   LIVE_PASSTHROUGH: z.enum(['auto', 'off']).default('auto'),
+  /** Low-Latency HLS parts for live events (`off`: regular HLS only; an event can turn it off too). */
+  LIVE_LOW_LATENCY: z.enum(['on', 'off']).default('on'),
+  /** LL-HLS part target: ffmpeg cuts a fragment at least this often (and at every keyframe). */
+  LIVE_PART_SECONDS: z.coerce
+    .number()
+    .min(0.1)
+    .max(2)
+    .default(1 / 3),
   /** Live streams one worker process carries at once. */
   LIVE_STREAMS_PER_WORKER: z.coerce.number().int().min(1).max(64).default(4),
   /** Lock of a live job: a worker that dies loses its streams to another after this long. */
@@ -188,6 +208,8 @@ export type Config = Readonly<{
   /** Reminder offsets before a session, in seconds, largest first. */
   reminderOffsetsSeconds: readonly number[];
   missedMailDelaySeconds: number;
+  /** SIGNUP: whether anyone may sign up for a new account. */
+  signup: 'invite-only' | 'open';
   /** WEBHOOK_ALLOW_PRIVATE: webhooks may target non-public addresses. */
   webhookAllowPrivate: boolean;
   /** Media storage in an S3-compatible bucket (S3_BUCKET set), or undefined: local disk under DATA_DIR/media. */
@@ -198,6 +220,8 @@ export type Config = Readonly<{
     reconnectGraceSeconds: number;
     earlyMinutes: number;
     passthrough: boolean;
+    lowLatency: boolean;
+    partSeconds: number;
     streamsPerWorker: number;
     lockMs: number;
   };
@@ -261,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     playbackTokenTtlSeconds: e.PLAYBACK_TOKEN_TTL_SECONDS,
     retentionDays: e.RETENTION_DAYS,
     registerPerMinute: e.REGISTER_RATE_PER_MINUTE,
+    signup: e.SIGNUP,
     originCacheBytes: e.ORIGIN_CACHE_SIZE,
     httpProcesses: e.HTTP_PROCESSES,
     ingest: e.INGEST === 'on',
@@ -300,6 +325,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reconnectGraceSeconds: e.LIVE_RECONNECT_GRACE_SECONDS,
       earlyMinutes: e.LIVE_EARLY_MINUTES,
       passthrough: e.LIVE_PASSTHROUGH === 'auto',
+      lowLatency: e.LIVE_LOW_LATENCY === 'on',
+      partSeconds: e.LIVE_PART_SECONDS,
       streamsPerWorker: e.LIVE_STREAMS_PER_WORKER,
       lockMs: e.LIVE_LOCK_MS,
     }),

@@ -3,6 +3,7 @@ import { openDatabase } from './db/database.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
+import { Metrics, MetricsPublisher } from './services/metrics.ts';
 import { connectRedis, RedisOutageLog } from './queue/redis.ts';
 import { openStorage } from './storage/open-storage.ts';
 
@@ -23,14 +24,26 @@ async function main(): Promise<void> {
   const outages = new RedisOutageLog(log);
   const redis = connectRedis(config.redisUrl, outages);
   const queues = new JobQueues(redis, outages.onError);
-  const server = await createHttpServer({ config, db, storage, redis, queues, secret: config.secret, log });
+  const metrics = new Metrics('api');
+  const server = await createHttpServer({
+    config,
+    db,
+    storage,
+    redis,
+    queues,
+    secret: config.secret,
+    log,
+    metrics,
+  });
   await listen(server, config.port, config.host);
+  const publisher = new MetricsPublisher(metrics, redis, log);
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
     void (async () => {
       await closeServer(server);
+      await publisher.stop();
       await queues.close();
       redis.disconnect();
       await db.destroy();

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 
 /** Unguessable identifiers: a short type prefix and 96 random bits, URL-safe. */
 export function newId(
-  prefix: 'acc' | 'key' | 'as' | 'rev' | 'ev' | 'rg' | 'cs' | 'wh' | 'whsec' | 'ck',
+  prefix: 'acc' | 'key' | 'as' | 'rev' | 'ev' | 'rg' | 'cs' | 'wh' | 'whsec' | 'ck' | 'usr' | 'inv' | 'up',
 ): string {
   return `${prefix}_${crypto.randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 }

@@ -6,9 +6,11 @@ import { ensureFirstAccount } from './db/accounts.ts';
 import { listUnfinishedUploads } from './db/assets.ts';
 import { migrateToLatest, openDatabase } from './db/database.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
+import { finishStrandedUploads } from './services/resumable-uploads.ts';
 import { removeAbandonedUploads } from './http/assets-routes.ts';
 import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
+import { Metrics, MetricsPublisher } from './services/metrics.ts';
 import { connectRedis, RedisOutageLog } from './queue/redis.ts';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
@@ -124,6 +126,8 @@ export async function startServer(
     cleanups.push(() => Promise.resolve(redis.disconnect()));
     const queues = new JobQueues(redis, outages.onError);
     cleanups.push(() => queues.close());
+    // Complete uploads whose last request (or this process's last run) ended before making an asset.
+    await finishStrandedUploads({ db, storage, queues, log });
 
     await queues.schedule('retention-sweep', {}, 3600_000);
     const secret = loadSecret(config.secret, config.dataDir, sharesDatabase(config));
@@ -168,9 +172,12 @@ export async function startServer(
       const port = await startHttpCluster(config, childEnv, cleanups);
       url = `http://127.0.0.1:${port}`;
     } else {
-      const server = await createHttpServer({ config, db, storage, redis, queues, secret, log });
+      const metrics = new Metrics('api');
+      const server = await createHttpServer({ config, db, storage, redis, queues, secret, log, metrics });
       const port = await listen(server, config.port, config.host);
+      const publisher = new MetricsPublisher(metrics, redis, log);
       cleanups.push(() => closeServer(server));
+      cleanups.push(() => publisher.stop());
       url = `http://127.0.0.1:${port}`;
     }
 
@@ -212,14 +219,14 @@ export async function runServer(config: Config): Promise<void> {
   if (server.generatedApiKey) {
     if (process.stdout.isTTY) {
       process.stdout.write(
-        `\nFirst start: your API key is\n\n  ${server.generatedApiKey}\n\nIt is shown only this once (only its hash is stored). Export it as ONAIR_API_KEY for the CLI.\n\n`,
+        `\nFirst start: your API key is\n\n  ${server.generatedApiKey}\n\nIt is shown only this once (only its hash is stored). Open /admin and give it once to make your owner sign-in; export it as ONAIR_API_KEY for the CLI.\n\n`,
       );
     } else {
       // Not a terminal (systemd, a log collector): the key must not land in a log for good.
       const file = path.join(config.dataDir, 'first-api-key');
       fs.writeFileSync(file, `${server.generatedApiKey}\n`, { mode: 0o600 });
       process.stdout.write(
-        `\nFirst start: your API key is in ${file} (readable only by this user; only its hash is stored). Read it, export it as ONAIR_API_KEY, then delete the file.\n\n`,
+        `\nFirst start: your API key is in ${file} (readable only by this user; only its hash is stored). Read it, give it once at /admin to make your owner sign-in, export it as ONAIR_API_KEY for the CLI, then delete the file.\n\n`,
       );
     }
   }

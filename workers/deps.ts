@@ -4,6 +4,7 @@ import type { Config } from '../src/config.ts';
 import type { Db } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
 import type { HlsSink } from '../src/media/hls-sink.ts';
+import type { Metrics } from '../src/services/metrics.ts';
 import type { Storage } from '../src/storage/storage.ts';
 
 /** What processors are given by the worker composition root. */
@@ -24,6 +25,8 @@ export interface WorkerDeps {
   readonly queues: JobQueues;
   /** Signs links in emails (the same secret as the API's). */
   readonly secret: string;
+  /** This process's Prometheus metrics (live streams' gauges are set by the live job). */
+  readonly metrics: Metrics;
 }
 
 /**

@@ -62,7 +62,7 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
       assetId,
       storage: deps.storage,
       redis,
-      sink: deps.sink,
+      lowLatency: config.live.lowLatency && event.low_latency !== 0,
       log: jobLog,
       config,
       ended: replayAgain,
@@ -90,6 +90,11 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
           else jobLog.warn('live encoder falling behind', { speed: stall.speed });
         })
         .on('health', async (stats) => {
+          const labels = { event: eventId };
+          if (stats.speed !== null) deps.metrics.liveSpeed.set(labels, stats.speed);
+          else deps.metrics.liveSpeed.set(labels, 0);
+          if (stats.inputBitrate !== null) deps.metrics.liveInputBitrate.set(labels, stats.inputBitrate);
+          if (stats.fps !== null) deps.metrics.liveFps.set(labels, stats.fps);
           await writeHealth(redis, eventId, {
             ...stats,
             status: status.current,
@@ -103,7 +108,9 @@ export function createLiveStreamProcessor(deps: WorkerDeps) {
           ...(signal ? { signal } : {}),
           abandon: (why) => why === LOCK_LOST,
         });
+        deps.metrics.forgetLiveStream(eventId);
       } catch (err) {
+        deps.metrics.forgetLiveStream(eventId);
         if (!(err instanceof LiveInterrupted)) throw err;
         if (err.abandoned || !token) {
           // Another worker may hold the job now: this one stopped its ffmpeg and touches nothing more.

@@ -5,6 +5,8 @@ import { createLogger } from '../src/log.ts';
 import { jobCatalogue, QUEUE_NAMES, type JobName } from '../src/queue/catalogue.ts';
 import { connectRedis, RedisOutageLog } from '../src/queue/redis.ts';
 import { HlsSink } from '../src/media/hls-sink.ts';
+import { runningFfmpegs } from '../src/media/ffmpeg.ts';
+import { Metrics, MetricsPublisher } from '../src/services/metrics.ts';
 import { ensurePrivateDir } from '../src/storage/local-storage.ts';
 import { openStorage } from '../src/storage/open-storage.ts';
 import { claimScratchDir } from '../src/storage/scratch.ts';
@@ -14,6 +16,7 @@ import { createTranscodeVodProcessor, TRANSCODE_MAX_STALLS } from './transcode-v
 import { createLiveStreamProcessor } from './live-stream.ts';
 import { createDeliverWebhookProcessor } from './deliver-webhook.ts';
 import { createSendAccessLinkProcessor, createSendEmailProcessor } from './send-email.ts';
+import { createSendTeamMailProcessor } from './send-team-mail.ts';
 import { createReplayImagesProcessor } from './replay-images.ts';
 import { loadSecret, sharesDatabase } from '../src/services/secret.ts';
 import { JobQueues } from '../src/queue/catalogue.ts';
@@ -32,6 +35,7 @@ function processors(deps: WorkerDeps): Record<JobName, Processor> {
     'send-email': createSendEmailProcessor(deps),
     'send-access-link': createSendAccessLinkProcessor(deps),
     'replay-images': createReplayImagesProcessor(deps),
+    'send-team-mail': createSendTeamMailProcessor(deps),
   };
 }
 
@@ -57,7 +61,10 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
   const redis = connectRedis(config.redisUrl, outages);
   const queues = new JobQueues(redis, outages.onError);
   const secret = loadSecret(config.secret, config.dataDir, sharesDatabase(config));
+  const metrics = new Metrics('worker', { ffmpeg: runningFfmpegs });
+  const publisher = new MetricsPublisher(metrics, redis, log);
   const table = processors({
+    metrics,
     db,
     storage,
     sink,
@@ -103,10 +110,18 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
         { connection, ...optionsFor(queue) },
       ),
   );
-  for (const w of workers) {
-    w.on('failed', (job, err) =>
-      log.warn('job failed', { jobId: job?.id, name: job?.name, reason: err.message }),
-    );
+  const finished = (queue: string, job: Job, outcome: 'completed' | 'failed') => {
+    metrics.jobs.inc({ queue, name: job.name, outcome });
+    if (job.processedOn)
+      metrics.jobSeconds.observe({ queue, name: job.name }, (Date.now() - job.processedOn) / 1000);
+  };
+  for (const [i, w] of workers.entries()) {
+    const queue = QUEUE_NAMES[i]!;
+    w.on('completed', (job) => finished(queue, job, 'completed'));
+    w.on('failed', (job, err) => {
+      if (job) finished(queue, job, 'failed');
+      log.warn('job failed', { jobId: job?.id, name: job?.name, reason: err.message });
+    });
     w.on('error', outages.onError);
     // BullMQ may already have given these jobs to another worker: stop their ffmpeg here, now.
     w.on('lockRenewalFailed', (jobIds: string[]) => {
@@ -124,6 +139,7 @@ export async function startWorkers(config: Config): Promise<RunningWorkers> {
       closing ??= (async () => {
         for (const w of workers) w.cancelAllJobs(SHUTDOWN);
         await Promise.all(workers.map((w) => w.close()));
+        await publisher.stop();
         await sink.close();
         await scratch.release();
         await queues.close();

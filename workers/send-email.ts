@@ -3,15 +3,27 @@ import { sessionInvite } from '../src/automated/ics.ts';
 import { composeAccessMail, composeSessionMail } from '../src/automated/emails.ts';
 import { personalLinks } from '../src/automated/links.ts';
 import { mailJobId } from '../src/automated/reminders.ts';
+import { isValidTimeZone } from '../src/automated/schedule.ts';
 import { replayDaysOf } from '../src/automated/sessions.ts';
 import { watchedSession } from '../src/db/analytics.ts';
 import { findAsset } from '../src/db/assets.ts';
 import { recordEmailSent, wasEmailSent } from '../src/db/emails.ts';
 import { findEvent, scheduleOf } from '../src/db/events.ts';
-import { findRegistrant } from '../src/db/registrants.ts';
+import { findRegistrant, type RegistrantRow } from '../src/db/registrants.ts';
+import type { EventRow } from '../src/db/events.ts';
+import { isLanguage, type Language } from '../src/i18n/languages.ts';
 import type { JobPayload } from '../src/queue/catalogue.ts';
 import { Mailer } from '../src/services/mailer.ts';
 import type { WorkerDeps } from './deps.ts';
+
+/**
+ * A registrant's mails are in the event's language when it sets one, else in the one their
+ * browser asked for when they registered (English when neither says).
+ */
+export function mailLanguage(event: EventRow, registrant: RegistrantRow): Language {
+  if (isLanguage(event.language)) return event.language;
+  return isLanguage(registrant.language) ? registrant.language : 'en';
+}
 
 /**
  * Sends one session email. Whatever changed since it was queued decides: an erased or moved
@@ -46,12 +58,18 @@ export function createSendEmailProcessor(deps: WorkerDeps) {
 
     const startMs = Date.parse(sessionAt);
     const links = personalLinks(baseUrl, event, registrantId, deps.secret);
+    const language = mailLanguage(event, registrant);
     const mail = composeSessionMail({
       kind,
       ...(offsetSeconds !== undefined ? { offsetSeconds } : {}),
       title: event.title,
       startMs,
-      timezone: schedule.timezone,
+      // The time as the registrant's own clock shows it (their browser's zone), else the event's.
+      timezone:
+        registrant.time_zone && isValidTimeZone(registrant.time_zone)
+          ? registrant.time_zone
+          : schedule.timezone,
+      language,
       joinUrl: links.join,
       selfServiceUrl: links.selfService,
       unsubscribeUrl: links.unsubscribe,
@@ -73,6 +91,7 @@ export function createSendEmailProcessor(deps: WorkerDeps) {
             // Later sessions of the same registration replace the calendar entry.
             sequence: Math.floor(startMs / 1000) - 1_700_000_000,
             stampMs: Date.now(),
+            language,
           });
     await mailer.send({
       to: registrant.email,
@@ -106,6 +125,7 @@ export function createSendAccessLinkProcessor(deps: WorkerDeps) {
     const mail = composeAccessMail({
       title: event.title,
       reason,
+      language: mailLanguage(event, registrant),
       joinUrl: links.join,
       selfServiceUrl: links.selfService,
       unsubscribeUrl: links.unsubscribe,

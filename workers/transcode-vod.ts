@@ -38,8 +38,11 @@ export const TRANSCODE_MAX_STALLS = 20;
 /** Share of the progress bar given to the encode; images and publishing take the rest. */
 const ENCODE_SHARE = 95;
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-/** How long ffmpeg's last requests may take to be read and stored after it exits. */
-const SETTLE_MS = 10_000;
+/**
+ * How long ffmpeg's last requests may take to be read and stored after it exits (a ceiling: it is
+ * over as soon as every final playlist and its files are in; S3 under load once took more than 10 s).
+ */
+const SETTLE_MS = 30_000;
 
 export type TranscodeJob = Job<JobPayload<'transcode-vod'>>;
 
@@ -404,7 +407,12 @@ class EncodeOutput {
     const complete = new Map<string, MediaPlaylist>();
     for (const name of this.#names) {
       const playlist = this.#latest.get(name);
-      if (!playlist?.ended) throw new Error(`the encoder did not finish rendition ${name}`);
+      if (!playlist?.ended) {
+        const seen = playlist
+          ? `its last playlist lists ${playlist.segments.length} segment(s) and has no end`
+          : 'no playlist of it arrived';
+        throw new Error(`the encoder did not finish rendition ${name} (${seen})`);
+      }
       const stored = (uri: string) => isStored(`${name}/${uri}`);
       if (publishablePlaylist(playlist, stored) !== playlist) {
         throw new Error(`rendition ${name} is incomplete in storage`);

@@ -1,16 +1,22 @@
+import { formatDateTime, mailLocale } from '../i18n/dates.ts';
+import { DEFAULT_LANGUAGE, type Language } from '../i18n/languages.ts';
+import { translator, type ServerTranslator } from '../i18n/messages.ts';
 import type { MailKind } from './reminders.ts';
 
-/** The words of a session email. Pure: fields in, subject and bodies out. */
+/** The words of a session email, in the registrant's language. Pure: fields in, subject and bodies out. */
 export interface SessionMailFields {
   readonly kind: MailKind;
   readonly offsetSeconds?: number;
   readonly title: string;
   readonly startMs: number;
+  /** The zone the time is shown in: the registrant's browser's, else the event's. */
   readonly timezone: string;
   readonly joinUrl: string;
   readonly selfServiceUrl: string;
   readonly unsubscribeUrl: string;
   readonly replayDays: number;
+  /** Default `en`. */
+  readonly language?: Language | undefined;
 }
 
 export interface ComposedMail {
@@ -19,63 +25,62 @@ export interface ComposedMail {
   readonly html: string;
 }
 
-function when(startMs: number, timezone: string): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: timezone,
-    weekday: 'long',
-    day: 'numeric',
-    month: 'long',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(new Date(startMs));
-}
-
-function inWords(seconds: number): string {
-  if (seconds % 86_400 === 0) return seconds === 86_400 ? '24 hours' : `${seconds / 86_400} days`;
-  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
-  if (seconds % 60 === 0) return `${seconds / 60} minutes`;
-  return `${seconds} seconds`;
+/** "in 2 hours": the reminder's subject, by the largest whole unit of its offset. */
+function reminderSubject(t: ServerTranslator, seconds: number, title: string): string {
+  // 24 hours reads better than 1 day for the usual day-before reminder.
+  if (seconds % 86_400 === 0 && seconds !== 86_400)
+    return t.t('mail.reminder.subject.days', { count: seconds / 86_400, title });
+  if (seconds % 3600 === 0) return t.t('mail.reminder.subject.hours', { count: seconds / 3600, title });
+  if (seconds % 60 === 0) return t.t('mail.reminder.subject.minutes', { count: seconds / 60, title });
+  return t.t('mail.reminder.subject.seconds', { count: seconds, title });
 }
 
 const escape = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** The HTML body every mail shares: the intro, one button, the data and unsubscribe links. */
+function htmlBody(
+  t: ServerTranslator,
+  f: { intro: string; action: string; joinUrl: string; selfServiceUrl: string; unsubscribeUrl: string },
+): string {
+  return `<!doctype html><html lang="${t.language}"><body style="font-family:system-ui,sans-serif;line-height:1.5">
+<p>${escape(f.intro)}</p>
+<p><a href="${escape(f.joinUrl)}" style="display:inline-block;padding:10px 16px;background:#1a56db;color:#fff;border-radius:6px;text-decoration:none">${escape(f.action)}</a></p>
+<p style="color:#555;font-size:13px"><a href="${escape(f.selfServiceUrl)}">${escape(t.t('mail.data'))}</a> · <a href="${escape(f.unsubscribeUrl)}">${escape(t.t('mail.stop'))}</a></p>
+</body></html>`;
+}
+
 export function composeSessionMail(f: SessionMailFields): ComposedMail {
-  const at = when(f.startMs, f.timezone);
+  const t = translator(f.language ?? DEFAULT_LANGUAGE);
+  const title = f.title;
+  const when = formatDateTime(f.startMs, mailLocale(t.language), 'mail', f.timezone);
   const lines: { subject: string; intro: string; action: string } =
     f.kind === 'confirmation'
       ? {
-          subject: `You're registered: ${f.title}`,
-          intro: `You're registered for "${f.title}" on ${at}. The calendar invite is attached.`,
-          action: 'Your personal join link',
+          subject: t.t('mail.confirmation.subject', { title }),
+          intro: t.t('mail.confirmation.intro', { title, when }),
+          action: t.t('mail.confirmation.action'),
         }
       : f.kind === 'reminder'
         ? {
-            subject: `Starting in ${inWords(f.offsetSeconds ?? 0)}: ${f.title}`,
-            intro: `"${f.title}" starts ${at}.`,
-            action: 'Join here',
+            subject: reminderSubject(t, f.offsetSeconds ?? 0, title),
+            intro: t.t('mail.reminder.intro', { title, when }),
+            action: t.t('mail.reminder.action'),
           }
         : {
-            subject: `Sorry we missed you: watch the replay of ${f.title}`,
-            intro: `You couldn't make "${f.title}" on ${at}. The replay is yours for the next ${f.replayDays} days.`,
-            action: 'Watch the replay',
+            subject: t.t('mail.missed.subject', { title }),
+            intro: t.t('mail.missed.intro', { title, when, days: f.replayDays }),
+            action: t.t('mail.missed.action'),
           };
   const text = [
     lines.intro,
     '',
-    `${lines.action}: ${f.joinUrl}`,
+    t.t('mail.line', { label: lines.action, url: f.joinUrl }),
     '',
-    `Your data (download, withdraw consent, delete): ${f.selfServiceUrl}`,
-    `Stop these emails: ${f.unsubscribeUrl}`,
+    t.t('mail.line', { label: t.t('mail.sessionData'), url: f.selfServiceUrl }),
+    t.t('mail.line', { label: t.t('mail.stop'), url: f.unsubscribeUrl }),
   ].join('\n');
-  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5">
-<p>${escape(lines.intro)}</p>
-<p><a href="${escape(f.joinUrl)}" style="display:inline-block;padding:10px 16px;background:#1a56db;color:#fff;border-radius:6px;text-decoration:none">${escape(lines.action)}</a></p>
-<p style="color:#555;font-size:13px"><a href="${escape(f.selfServiceUrl)}">Your data</a> · <a href="${escape(f.unsubscribeUrl)}">Stop these emails</a></p>
-</body></html>`;
-  return { subject: lines.subject, text, html };
+  return { subject: lines.subject, text, html: htmlBody(t, { ...f, ...lines }) };
 }
 
 /** The words of the mail that hands a registrant their personal links (live and on-demand webinars). */
@@ -86,27 +91,29 @@ export interface AccessMailFields {
   readonly joinUrl: string;
   readonly selfServiceUrl: string;
   readonly unsubscribeUrl: string;
+  /** Default `en`. */
+  readonly language?: Language | undefined;
 }
 
 export function composeAccessMail(f: AccessMailFields): ComposedMail {
+  const t = translator(f.language ?? DEFAULT_LANGUAGE);
+  const title = f.title;
   const subject =
-    f.reason === 'registered' ? `You're registered: ${f.title}` : `Your link to watch: ${f.title}`;
+    f.reason === 'registered'
+      ? t.t('mail.confirmation.subject', { title })
+      : t.t('mail.access.subject.again', { title });
   const intro =
     f.reason === 'registered'
-      ? `You're registered for "${f.title}". Your personal link brings you back to it from any browser.`
-      : `Someone registered for "${f.title}" with this address in another browser. If that was you, open your personal link there to watch as yourself. If it wasn't, ignore this email: nothing of yours was shared or changed.`;
+      ? t.t('mail.access.intro.registered', { title })
+      : t.t('mail.access.intro.again', { title });
+  const action = t.t('mail.access.link');
   const text = [
     intro,
     '',
-    `Your personal link: ${f.joinUrl}`,
+    t.t('mail.line', { label: action, url: f.joinUrl }),
     '',
-    `Your data (download, correct, restrict, withdraw consent, delete): ${f.selfServiceUrl}`,
-    `Stop these emails: ${f.unsubscribeUrl}`,
+    t.t('mail.line', { label: t.t('mail.access.data'), url: f.selfServiceUrl }),
+    t.t('mail.line', { label: t.t('mail.stop'), url: f.unsubscribeUrl }),
   ].join('\n');
-  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5">
-<p>${escape(intro)}</p>
-<p><a href="${escape(f.joinUrl)}" style="display:inline-block;padding:10px 16px;background:#1a56db;color:#fff;border-radius:6px;text-decoration:none">Your personal link</a></p>
-<p style="color:#555;font-size:13px"><a href="${escape(f.selfServiceUrl)}">Your data</a> · <a href="${escape(f.unsubscribeUrl)}">Stop these emails</a></p>
-</body></html>`;
-  return { subject, text, html };
+  return { subject, text, html: htmlBody(t, { ...f, intro, action }) };
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_LANGUAGE, type Language } from '../i18n/languages.ts';
+import { translator } from '../i18n/messages.ts';
 import { localParts, offsetMs } from './schedule.ts';
 
 /**
@@ -20,6 +22,8 @@ export interface InviteFields {
   /** Bumped when the session moves. */
   readonly sequence: number;
   readonly stampMs: number;
+  /** The language of the words onair adds ("Join: <url>"; title and description are the marketer's). Default `en`. */
+  readonly language?: Language | undefined;
 }
 
 function utc(ms: number): string {
@@ -126,6 +130,7 @@ function fold(line: string): string {
 
 export function sessionInvite(f: InviteFields): string {
   const utcZone = f.timezone === 'UTC' || f.timezone === 'Etc/UTC';
+  const t = translator(f.language ?? DEFAULT_LANGUAGE);
   const lines = [
     'BEGIN:VCALENDAR',
     'VERSION:2.0',
@@ -141,7 +146,7 @@ export function sessionInvite(f: InviteFields): string {
     utcZone ? `DTEND:${utc(f.endMs)}` : `DTEND;TZID=${f.timezone}:${local(f.endMs, f.timezone)}`,
     `SEQUENCE:${f.sequence}`,
     `SUMMARY:${text(f.title)}`,
-    `DESCRIPTION:${text(`${f.description}\n\nJoin: ${f.url}`.trim())}`,
+    `DESCRIPTION:${text(`${f.description}\n\n${t.t('ics.join', { url: f.url })}`.trim())}`,
     `URL:${f.url}`,
     `LOCATION:${text(f.url)}`,
     `ORGANIZER;CN=${text(f.organizerName).replace(/[:;"]/g, '')}:mailto:${f.organizerEmail}`,

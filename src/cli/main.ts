@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { playbackKey } from '../origin/tokens.ts';
-import { loadSecret } from '../services/secret.ts';
+import { loadSecret, operatorKey } from '../services/secret.ts';
 import { addApiKey, createAccount, generateApiKey } from '../db/accounts.ts';
 import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { ApiError, OnairClient } from './api-client.ts';
@@ -13,6 +13,7 @@ const USAGE = `Usage:
   onair assets                               list your assets
   onair accounts create NAME                 create an account on this machine's database and print its API key
   onair edge-key                             print the key an nginx edge checks playback URLs with
+  onair operator-key                         print the key for /metrics and the queue dashboard
 
 Options: --url URL (default $ONAIR_URL or http://localhost:8080), --key KEY (default $ONAIR_API_KEY)`;
 
@@ -40,10 +41,21 @@ async function upload(
   const api = client(values);
   const started = Date.now();
   const uploadBar = new ProgressBar('uploading');
-  const asset = await api.upload(file, values.title, (sent, total) => {
-    const rate = sent / Math.max(0.001, (Date.now() - started) / 1000);
-    uploadBar.update((sent / total) * 100, `${mb(sent)} / ${mb(total)}  ${mb(rate)}/s`);
-  });
+  // Resumable (tus): a dropped connection is retried from what the server has, with backoff.
+  const asset = await api.uploadResumable(
+    file,
+    values.title,
+    (sent, total) => {
+      const rate = sent / Math.max(0.001, (Date.now() - started) / 1000);
+      uploadBar.update((sent / total) * 100, `${mb(sent)} / ${mb(total)}  ${mb(rate)}/s`);
+    },
+    {
+      onRetry: (reason, delayMs) =>
+        process.stderr.write(
+          `\nupload interrupted (${reason}); resuming in ${(delayMs / 1000).toFixed(1)} s\n`,
+        ),
+    },
+  );
   uploadBar.done();
   process.stdout.write(`asset ${asset.id} uploaded\n`);
   if (!values.wait) {
@@ -115,6 +127,12 @@ async function main(argv: string[]): Promise<void> {
       // server secret itself, which also signs cookies and personal links.
       const config = loadConfig();
       process.stdout.write(`${playbackKey(loadSecret(config.secret, config.dataDir))}\n`);
+      return;
+    }
+    case 'operator-key': {
+      // For Prometheus (bearer) and /admin/queues (the Basic password): never an account's key.
+      const config = loadConfig();
+      process.stdout.write(`${operatorKey(loadSecret(config.secret, config.dataDir))}\n`);
       return;
     }
     default:

@@ -37,13 +37,113 @@ export async function addApiKey(db: Db, accountId: string, key: string, label: s
     .execute();
 }
 
+/** last_used_at is written at most this often per key. */
+const KEY_USE_EVERY_MS = 3600_000;
+
+/** The account of a valid key; undefined for an unknown key or a closed account. */
 export async function findAccountByApiKey(db: Db, key: string): Promise<Account | undefined> {
-  return db
+  const row = await db
     .selectFrom('api_keys')
     .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
-    .select(['accounts.id', 'accounts.name'])
+    .select([
+      'accounts.id',
+      'accounts.name',
+      'accounts.deletion_requested_at',
+      'api_keys.id as key_id',
+      'api_keys.last_used_at',
+    ])
     .where('api_keys.key_hash', '=', hashApiKey(key))
     .executeTakeFirst();
+  if (!row || row.deletion_requested_at !== null) return undefined;
+  if (!row.last_used_at || Date.now() - Date.parse(row.last_used_at) > KEY_USE_EVERY_MS) {
+    await db.updateTable('api_keys').set({ last_used_at: nowIso() }).where('id', '=', row.key_id).execute();
+  }
+  return { id: row.id, name: row.name };
+}
+
+export interface ApiKeyInfo {
+  readonly id: string;
+  readonly label: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+export async function listApiKeys(db: Db, accountId: string): Promise<ApiKeyInfo[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select(['id', 'label', 'created_at', 'last_used_at'])
+    .where('account_id', '=', accountId)
+    .orderBy('created_at')
+    .limit(1000)
+    .execute();
+  return rows.map((r) => ({ id: r.id, label: r.label, createdAt: r.created_at, lastUsedAt: r.last_used_at }));
+}
+
+export async function countApiKeys(db: Db, accountId: string): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('account_id', '=', accountId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** A new key for the account: the key itself is returned once and never stored. */
+export async function createApiKey(
+  db: Db,
+  accountId: string,
+  label: string,
+): Promise<{ key: string; info: ApiKeyInfo }> {
+  const key = generateApiKey();
+  const info = { id: newId('key'), label, createdAt: nowIso(), lastUsedAt: null };
+  await db
+    .insertInto('api_keys')
+    .values({
+      id: info.id,
+      account_id: accountId,
+      key_hash: hashApiKey(key),
+      label,
+      created_at: info.createdAt,
+    })
+    .execute();
+  return { key, info };
+}
+
+export async function revokeApiKey(db: Db, accountId: string, id: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('api_keys')
+    .where('id', '=', id)
+    .where('account_id', '=', accountId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** How long a closed account can be reopened before its media and personal data are purged. */
+export const ACCOUNT_GRACE_DAYS = 30;
+
+/** Closes (or with `closed` false, reopens) an account; signing in still works, to reopen it. */
+export async function setAccountClosed(db: Db, accountId: string, closed: boolean): Promise<void> {
+  await db
+    .updateTable('accounts')
+    .set({ deletion_requested_at: closed ? nowIso() : null })
+    .where('id', '=', accountId)
+    .execute();
+}
+
+export async function findAccountRow(db: Db, accountId: string) {
+  return db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
+}
+
+/** Accounts closed before `beforeIso`: their grace period is over. */
+export async function accountsToPurge(db: Db, beforeIso: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('accounts')
+    .select('id')
+    .where('deletion_requested_at', 'is not', null)
+    .where('deletion_requested_at', '<', beforeIso)
+    .limit(limit)
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 /** PostgreSQL advisory lock key of the first-start check ("onai"). */

@@ -106,6 +106,23 @@ export async function countViewingsSince(db: Db, eventId: string, since: string)
   return Number(row?.n ?? 0);
 }
 
+/** Viewers now of every event watched since `since` (UTC ISO), at most `limit` events (most watched first). */
+export async function countViewersByEvent(
+  db: Db,
+  since: string,
+  limit: number,
+): Promise<{ eventId: string; viewers: number }[]> {
+  const rows = await db
+    .selectFrom('view_sessions')
+    .select(['event_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('last_seen_at', '>', utcIso(since))
+    .groupBy('event_id')
+    .orderBy('n', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ eventId: r.event_id, viewers: Number(r.n) }));
+}
+
 /** Distinct registrants who watched each session of an event (UTC ISO start; null: none). */
 export async function countAttendeesBySession(db: Db, eventId: string): Promise<Map<string | null, number>> {
   const rows = await db

@@ -151,8 +151,8 @@ export async function eraseOverwritten(db: Db): Promise<void> {
   await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
 }
 
-/** Attempts at a SQLite migration that lost a race to another process (see below). */
-const SQLITE_MIGRATION_ATTEMPTS = 20;
+/** How long a SQLite migration that keeps losing races to other processes goes on trying (see below). */
+const SQLITE_MIGRATION_PATIENCE_MS = 30_000;
 
 /** How many migrations the database has recorded as applied. */
 async function appliedCount(migrator: Migrator): Promise<number> {
@@ -165,25 +165,30 @@ async function appliedCount(migrator: Migrator): Promise<number> {
  * - PostgreSQL: Kysely's Migrator holds a session advisory lock (`pg_advisory_lock`) around the
  *   run, and tolerates its own bookkeeping tables being created by another process meanwhile; the
  *   second process waits, then finds nothing left to do.
- * - SQLite: the Migrator's lock is a no-op (it assumes one connection), and its transaction begins
- *   by reading which migrations ran. If another process migrates in between, this one fails: with
- *   SQLITE_BUSY, or on its first statement ("table accounts already exists"). It then runs again
- *   when the other process has made progress (more migrations recorded than before this attempt)
- *   or the database was busy; the rerun sees the other's work. A migration that fails on its own
- *   fails at once, with its error.
+ * - SQLite: the Migrator's lock is a no-op (it assumes one connection), and it reads which
+ *   migrations ran before running them, each outside a transaction (SQLite's DDL is not run in one
+ *   by Kysely). If another process migrates in between, this one fails: with SQLITE_BUSY, or with
+ *   "already exists" or "duplicate column name" (the other created a table or added a column and
+ *   has not recorded its migration yet). It then
+ *   runs again, for up to 30 s, when the other process has made progress, the database was busy,
+ *   or what it meant to create already exists; the rerun sees the other's work. A migration that
+ *   fails on its own fails at once, with its error (after 30 s for an "already exists").
  */
 export async function migrateToLatest(db: Db): Promise<void> {
   const sqlite = databaseKind(db) === 'sqlite';
   const migrator = new Migrator({ db, provider: migrationProvider });
-  for (let attempt = 1; ; attempt++) {
+  const deadline = Date.now() + SQLITE_MIGRATION_PATIENCE_MS;
+  for (;;) {
     const before = sqlite ? await appliedCount(migrator) : 0;
     const { error, results } = await migrator.migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (!error && !failed) return;
     const raced =
       sqlite &&
-      attempt < SQLITE_MIGRATION_ATTEMPTS &&
-      (isBusy(error) || (await appliedCount(migrator)) > before);
+      Date.now() < deadline &&
+      (isBusy(error) ||
+        /already exists|duplicate column name/.test(String(error)) ||
+        (await appliedCount(migrator)) > before);
     if (raced) {
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
       continue;

@@ -10,7 +10,7 @@ export async function wasEmailSent(db: Db, id: string): Promise<boolean> {
 /** Records a mail as sent; recording it twice (a retried job) is a no-op. */
 export async function recordEmailSent(
   db: Db,
-  mail: { id: string; registrantId: string; kind: string },
+  mail: { id: string; registrantId: string | null; kind: string },
 ): Promise<void> {
   await db
     .insertInto('sent_emails')

@@ -4,6 +4,7 @@ import type { Schedule } from '../automated/schedule.ts';
 import { NO_INTERACTIONS, type Interactions } from '../automated/interactions.ts';
 import type { Db } from './database.ts';
 import { isUniqueViolation } from './errors.ts';
+import type { LanguageSetting } from '../i18n/languages.ts';
 import type { EventsTable, EventType } from './schema.ts';
 import { utcIso, utcIsoOrNull } from './timestamps.ts';
 
@@ -49,6 +50,10 @@ export interface NewEvent {
   replayExpiresAt: string | null;
   schedule?: Schedule | null;
   interactions?: Interactions | null;
+  /** Live events: stream LL-HLS parts (when the server has them on). Default true. */
+  lowLatency?: boolean;
+  /** Viewer pages, emails and invites. Default `auto`. */
+  language?: LanguageSetting;
 }
 
 export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
@@ -73,10 +78,12 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
       updated_at: now,
       stream_key: e.type === 'live' ? newStreamKey() : null,
       stream_key_disabled: 0,
+      low_latency: e.lowLatency === false ? 0 : 1,
       live_status: 'idle',
       live_started_at: null,
       schedule_json: e.schedule ? JSON.stringify(e.schedule) : null,
       interactions_json: e.interactions ? JSON.stringify(e.interactions) : null,
+      language: e.language ?? 'auto',
     };
     try {
       await db.insertInto('events').values(row).execute();
@@ -96,12 +103,21 @@ export async function findAccountEvent(db: Db, accountId: string, id: string): P
     .executeTakeFirst();
 }
 
+/** Viewers and presenters reach an event by its webinar ID or stream key, unless its account is closed. */
+function openEvents(db: Db) {
+  return db
+    .selectFrom('events')
+    .innerJoin('accounts', 'accounts.id', 'events.account_id')
+    .selectAll('events')
+    .where('accounts.deletion_requested_at', 'is', null);
+}
+
 export async function findEventByWebinarId(db: Db, webinarId: string): Promise<EventRow | undefined> {
-  return db.selectFrom('events').selectAll().where('webinar_id', '=', webinarId).executeTakeFirst();
+  return openEvents(db).where('events.webinar_id', '=', webinarId).executeTakeFirst();
 }
 
 export async function findEventByStreamKey(db: Db, streamKey: string): Promise<EventRow | undefined> {
-  return db.selectFrom('events').selectAll().where('stream_key', '=', streamKey).executeTakeFirst();
+  return openEvents(db).where('events.stream_key', '=', streamKey).executeTakeFirst();
 }
 
 export async function findEvent(db: Db, id: string): Promise<EventRow | undefined> {
@@ -111,9 +127,13 @@ export async function findEvent(db: Db, id: string): Promise<EventRow | undefine
 export async function listAccountEvents(
   db: Db,
   accountId: string,
-  opts: { limit: number; before?: string | undefined },
+  opts: { limit: number; before?: string | undefined; onlyIds?: readonly string[] | undefined },
 ): Promise<EventRow[]> {
   let q = db.selectFrom('events').selectAll().where('account_id', '=', accountId);
+  if (opts.onlyIds) {
+    if (opts.onlyIds.length === 0) return [];
+    q = q.where('id', 'in', [...opts.onlyIds]);
+  }
   if (opts.before) q = q.where('created_at', '<', utcIso(opts.before));
   return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit).execute();
 }

@@ -251,6 +251,136 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0008_view_sessions_last_seen': {
+    async up(db: Kysely<unknown>) {
+      // "Viewers now" of every event (the onair_viewers gauge) reads only the recent viewings.
+      await db.schema
+        .createIndex('view_sessions_last_seen')
+        .on('view_sessions')
+        .column('last_seen_at')
+        .execute();
+    },
+  },
+  '0009_live_low_latency': {
+    async up(db: Kysely<unknown>) {
+      // Live events stream LL-HLS parts unless the marketer turns it off for this event
+      // (e.g. viewers behind a CDN that cannot hold blocking playlist requests).
+      await db.schema
+        .alterTable('events')
+        .addColumn('low_latency', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+    },
+  },
+  '0010_users_sessions': {
+    async up(db: Kysely<unknown>) {
+      // People who sign in to the app. One account each; the role says what they may do in it.
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('email', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('password_changed_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('users_account').on('users').column('account_id').execute();
+      // A session is a random token in an HttpOnly cookie; only its SHA-256 is kept.
+      await db.schema
+        .createTable('user_sessions')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('last_seen_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('user_sessions_user').on('user_sessions').column('user_id').execute();
+      await db.schema
+        .createTable('invitations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('event_ids_json', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('invited_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('accepted_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('invitations_account_email')
+        .on('invitations')
+        .columns(['account_id', 'email'])
+        .execute();
+      // Which events a presenter presents (they see only these).
+      await db.schema
+        .createTable('event_presenters')
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('event_presenters_pk', ['event_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('event_presenters_user').on('event_presenters').column('user_id').execute();
+      // Account deletion: a grace period to reactivate, then the purge.
+      await db.schema.alterTable('accounts').addColumn('deletion_requested_at', 'text').execute();
+      await db.schema.alterTable('api_keys').addColumn('last_used_at', 'text').execute();
+    },
+  },
+  '0011_event_language': {
+    async up(db: Kysely<unknown>) {
+      // The language of an event's viewer pages, emails and invites: one of the supported codes, or
+      // `auto` (each viewer's Accept-Language; emails: the registrant's browser's at registration).
+      await db.schema
+        .alterTable('events')
+        .addColumn('language', 'text', (c) => c.notNull().defaultTo('auto'))
+        .execute();
+      await db.schema.alterTable('registrants').addColumn('language', 'text').execute();
+      // Times in emails are shown in the zone the registrant's browser reported.
+      await db.schema.alterTable('registrants').addColumn('time_zone', 'text').execute();
+    },
+  },
+  '0012_uploads': {
+    async up(db: Kysely<unknown>) {
+      // Resumable (tus) uploads: the state of each; the bytes are part objects in media storage.
+      await db.schema
+        .createTable('uploads')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id').onDelete('cascade'))
+        .addColumn('asset_id', 'text', (c) => c.notNull().unique())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('filename', 'text')
+        .addColumn('filetype', 'text')
+        .addColumn('upload_length', 'bigint', (c) => c.notNull())
+        .addColumn('upload_offset', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('part_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('finishing_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('uploads_expires').on('uploads').column('expires_at').execute();
+      await db.schema
+        .createTable('upload_parts')
+        .addColumn('upload_id', 'text', (c) => c.notNull().references('uploads.id').onDelete('cascade'))
+        .addColumn('start_offset', 'bigint', (c) => c.notNull())
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('storage_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upload_parts_pk', ['upload_id', 'start_offset'])
+        .execute();
+    },
+  },
+  '0013_registrants_event_created': {
+    async up(db: Kysely<unknown>) {
+      // A page of an event's registrants (searched or not) is read in this order, not sorted whole.
+      await db.schema
+        .createIndex('registrants_event_created')
+        .on('registrants')
+        .columns(['event_id', 'created_at', 'id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import { newId, nowIso } from '../ids.ts';
 import type { Db } from './database.ts';
+import { containsText } from './like-pattern.ts';
 import type { ConsentsTable, RegistrantsTable } from './schema.ts';
 import { utcIso } from './timestamps.ts';
 
@@ -15,6 +16,10 @@ export interface Registration {
   marketingConsent: boolean;
   noticeUrl: string | null;
   noticeVersion: string | null;
+  /** The supported language the browser asked for (its emails' language in `auto` events). */
+  language?: string | null;
+  /** The browser's IANA time zone (times in its emails). */
+  timeZone?: string | null;
 }
 
 /**
@@ -50,6 +55,8 @@ export async function register(
         updated_at: now,
         anonymised_at: null,
         restricted_at: null,
+        language: r.language ?? null,
+        time_zone: r.timeZone ?? null,
       })
       .onConflict((oc) => oc.columns(['event_id', 'email']).doNothing())
       .executeTakeFirst();
@@ -203,7 +210,15 @@ export async function eraseRegistrants(db: Db, ids: readonly string[]): Promise<
   if (ids.length === 0) return 0;
   const result = await db
     .updateTable('registrants')
-    .set({ email: null, name: null, company: null, marketing_consent: 0, anonymised_at: nowIso() })
+    .set({
+      email: null,
+      name: null,
+      company: null,
+      marketing_consent: 0,
+      // Where the person is (their zone) goes with who they are.
+      time_zone: null,
+      anonymised_at: nowIso(),
+    })
     .where('id', 'in', ids)
     .where('anonymised_at', 'is', null)
     .executeTakeFirst();
@@ -215,32 +230,56 @@ export interface RegistrantStats extends RegistrantRow {
   furthest_position: number;
 }
 
+/**
+ * A page of an event's registrants in registration order, with their watch stats. `search` keeps
+ * those whose email, name or company contains it (case-insensitive, `%` and `_` literal). The page
+ * is read first (the `registrants_event_created` index gives it in order) and only its rows'
+ * viewings are summed: the work is the page's, not the event's, except that a search walks past
+ * the registrants it does not match.
+ */
 export async function listRegistrantsWithStats(
   db: Db,
   eventId: string,
-  opts: { limit: number; offset: number; registrantId?: string },
+  opts: { limit: number; offset: number; registrantId?: string; search?: string | undefined },
 ): Promise<RegistrantStats[]> {
-  let query = db
-    .selectFrom('registrants')
-    .leftJoin('view_sessions', 'view_sessions.registrant_id', 'registrants.id')
-    .selectAll('registrants')
-    .select([
-      sql<number>`coalesce(sum(view_sessions.seconds_watched), 0)`.as('seconds_watched'),
-      sql<number>`coalesce(max(view_sessions.furthest_position), 0)`.as('furthest_position'),
-    ])
-    .where('registrants.event_id', '=', eventId);
-  if (opts.registrantId) query = query.where('registrants.id', '=', opts.registrantId);
+  let query = db.selectFrom('registrants').selectAll().where('event_id', '=', eventId);
+  if (opts.registrantId) query = query.where('id', '=', opts.registrantId);
+  const search = opts.search;
+  if (search) {
+    query = query.where((eb) =>
+      eb.or(['email', 'name', 'company'].map((column) => containsText(`registrants.${column}`, search))),
+    );
+  }
   const rows = await query
-    .groupBy('registrants.id')
-    .orderBy('registrants.created_at')
-    .orderBy('registrants.id')
+    .orderBy('created_at')
+    .orderBy('id')
     .limit(opts.limit)
     .offset(opts.offset)
     .execute();
+  const stats = new Map<string, { watched: number; furthest: number }>();
+  if (rows.length > 0) {
+    const sums = await db
+      .selectFrom('view_sessions')
+      .select([
+        'registrant_id',
+        sql<number>`coalesce(sum(seconds_watched), 0)`.as('watched'),
+        sql<number>`coalesce(max(furthest_position), 0)`.as('furthest'),
+      ])
+      .where(
+        'registrant_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .groupBy('registrant_id')
+      .execute();
+    for (const s of sums) {
+      stats.set(s.registrant_id!, { watched: Number(s.watched), furthest: Number(s.furthest) });
+    }
+  }
   return rows.map((r) => ({
     ...r,
-    seconds_watched: Number(r.seconds_watched),
-    furthest_position: Number(r.furthest_position),
+    seconds_watched: stats.get(r.id)?.watched ?? 0,
+    furthest_position: stats.get(r.id)?.furthest ?? 0,
   }));
 }
 

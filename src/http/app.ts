@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
@@ -9,15 +10,21 @@ import type { Db } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import type { PlaybackUrls } from '../origin/playback-urls.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
+import type { Metrics } from '../services/metrics.ts';
 import type { Storage } from '../storage/storage.ts';
 import { assetView } from './asset-view.ts';
 import { assetRoutes } from './assets-routes.ts';
-import { requireApiKey } from './auth.ts';
+import { EVERYONE, requireRole, STAFF, type AuthDeps } from './auth.ts';
 import { errorHandler, HttpError, parseOr400 } from './errors.ts';
 import { eventRoutes } from './events-routes.ts';
 import { rejectBadBody, rejectBadText } from './input.ts';
 import { pageSecurityHeaders } from './page-headers.ts';
+import { operatorRoutes } from './operator-routes.ts';
 import { selfServiceRoutes } from './self-service-routes.ts';
+import { statusRoutes } from './status-routes.ts';
+import { tusResumableHeader, tusRoutes } from './tus-routes.ts';
+import { presenterScope, teamRoutes } from './team-routes.ts';
+import { viewerPageRoutes } from './viewer-pages.ts';
 import { viewerRoutes, type ViewerRoutesDeps } from './viewer-routes.ts';
 import { webhookRoutes } from './webhooks-routes.ts';
 
@@ -40,6 +47,9 @@ export interface AppDeps {
    * server's own listening address. Never the request's Host header (anyone can send one).
    */
   publicUrl: () => string;
+  metrics: Metrics;
+  /** Opens /metrics and /admin/queues (`onair operator-key`). */
+  operatorKey: string;
 }
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
@@ -58,8 +68,40 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use(
+    statusRoutes({
+      db: deps.db,
+      redis: deps.redis,
+      storage: deps.storage,
+      queues: deps.queues,
+      ingestExpected: deps.config.ingest,
+    }),
+  );
+  app.use(
+    operatorRoutes({
+      db: deps.db,
+      redis: deps.redis,
+      queues: deps.queues,
+      metrics: deps.metrics,
+      operatorKey: deps.operatorKey,
+      publicUrl: baseUrl,
+    }),
+  );
+
+  const auth: AuthDeps = { db: deps.db, secret: deps.secret, publicUrl: baseUrl };
+  // JSON bodies are checked once parsed (rejectBadText above sees only path and query).
+  const json = [express.json({ limit: '64kb' }), rejectBadBody];
+  app.use(['/api/auth', '/api/team', '/api/keys', '/api/account', '/api/events/:id/presenters'], json);
+  app.use(
+    teamRoutes({
+      ...auth,
+      queues: deps.queues,
+      signup: deps.config.signup,
+      rateLimit: deps.rateLimit,
+    }),
+  );
+  app.use(
     '/api/assets',
-    requireApiKey(deps.db),
+    requireRole(auth, STAFF),
     assetRoutes({
       db: deps.db,
       storage: deps.storage,
@@ -69,8 +111,19 @@ export function createApp(deps: AppDeps): express.Express {
       urls: deps.urls,
     }),
   );
-  // JSON bodies are checked once parsed (rejectBadText above sees only path and query).
-  const json = [express.json({ limit: '64kb' }), rejectBadBody];
+  app.use(
+    '/api/uploads',
+    tusResumableHeader,
+    requireRole(auth, STAFF),
+    tusRoutes({
+      db: deps.db,
+      storage: deps.storage,
+      queues: deps.queues,
+      log: deps.log,
+      maxUploadBytes: deps.config.maxUploadBytes,
+      baseUrl,
+    }),
+  );
   const rtmpUrl = () => {
     if (deps.config.rtmpPublicUrl) return deps.config.rtmpPublicUrl;
     const host = new URL(baseUrl()).hostname;
@@ -78,7 +131,8 @@ export function createApp(deps: AppDeps): express.Express {
   };
   app.use(
     '/api/events',
-    requireApiKey(deps.db),
+    requireRole(auth, EVERYONE),
+    presenterScope(deps.db),
     json,
     eventRoutes({
       db: deps.db,
@@ -88,11 +142,12 @@ export function createApp(deps: AppDeps): express.Express {
       missedMailDelaySeconds: deps.config.missedMailDelaySeconds,
       baseUrl,
       rtmpUrl,
+      liveSegmentSeconds: deps.config.live.segmentSeconds,
     }),
   );
   app.use(
     '/api/webhooks',
-    requireApiKey(deps.db),
+    requireRole(auth, STAFF),
     json,
     webhookRoutes({
       db: deps.db,
@@ -119,39 +174,38 @@ export function createApp(deps: AppDeps): express.Express {
       queues: deps.queues,
       reminderOffsetsSeconds: deps.config.reminderOffsetsSeconds,
       missedMailDelaySeconds: deps.config.missedMailDelaySeconds,
+      metrics: deps.metrics,
     }),
   );
 
   const page = (name: string) => fs.readFileSync(path.join(projectRoot, `player/${name}.html`), 'utf8');
-  const playHtml = page('play');
   const adminHtml = page('admin');
-  const eventHtml = page('event');
-  const joinHtml = page('join');
-  const meHtml = page('me');
   const html =
     (body: string, extra: Record<string, string> = {}): RequestHandler =>
     (_req, res) =>
       void res.type('html').set(extra).send(body);
-  app.get(['/', '/admin'], unframed, html(adminHtml, { 'Cache-Control': 'no-store' }));
-  app.get('/join', framed, html(joinHtml));
-  app.get('/w/:webinarId', framed, (req, res) => {
-    const typed = String(req.params.webinarId);
-    const digits = typed.replace(/[\s-]/g, '');
-    // Canonical page URL is the bare digits; typed forms with dashes redirect there.
-    if (digits !== typed && /^\d{9}$/.test(digits)) return void res.redirect(301, `/w/${digits}`);
-    res.type('html').send(eventHtml);
-  });
+  // The app; /admin/invitation and /admin/reset are where mailed links land (their token in the fragment).
   app.get(
-    '/me/:token',
+    ['/', '/admin', '/admin/invitation', '/admin/reset'],
     unframed,
-    html(meHtml, { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }),
+    html(adminHtml, { 'Cache-Control': 'no-store' }),
   );
+  // A webinar's page in the app; the id is read and checked by the page, which asks the API.
+  app.get('/admin/events/:id', unframed, html(page('admin-event'), { 'Cache-Control': 'no-store' }));
+  app.get('/admin/assets/:id', unframed, html(page('admin-asset'), { 'Cache-Control': 'no-store' }));
+  // /join, /w/<id>, /me/<token>, /play/<asset>, in the viewer's language (the admin stays English).
+  app.use(viewerPageRoutes(projectRoot, { db: deps.db, secret: deps.secret, framed, unframed }));
   // Page styles are files (the CSP allows no inline <style>), read once at start-up.
   const styles = new Map(
-    ['base', 'admin', 'event', 'join', 'me', 'play'].map((name) => [
+    ['base', 'admin', 'event', 'join', 'me', 'play', 'status'].map((name) => [
       `${name}.css`,
       fs.readFileSync(path.join(projectRoot, `player/${name}.css`), 'utf8'),
     ]),
+  );
+  // uPlot's own styles (the app's charts), from the pinned package: a file like the others.
+  styles.set(
+    'uplot.css',
+    fs.readFileSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), 'utf8'),
   );
   app.get('/player/:file.css', (req, res) => {
     const css = styles.get(`${req.params.file}.css`);
@@ -164,7 +218,6 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('text/javascript').set('Cache-Control', 'public, max-age=300').send(js);
   });
   app.get('/favicon.ico', (_req, res) => void res.status(204).end());
-  app.get('/play/:assetId', framed, html(playHtml));
   app.get('/play/:assetId/source.json', async (req, res) => {
     const id = parseOr400(z.string().max(64), req.params.assetId, 'asset id');
     // The preview link is signed: an asset id alone must not open a recording behind a gate.

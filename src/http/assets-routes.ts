@@ -1,20 +1,27 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { deleteAssetRow, findAccountAsset, findAsset, insertAsset, listAccountAssets } from '../db/assets.ts';
+import { findAccountAsset, findAsset, listAccountAssets } from '../db/assets.ts';
 import type { Db } from '../db/database.ts';
 import { newId } from '../ids.ts';
-import { assetPrefix, sourceKey, sourcePrefix, SOURCES_ROOT } from '../media/layout.ts';
+import { sourceKey, sourcePrefix, SOURCES_ROOT } from '../media/layout.ts';
 import type { Logger } from '../log.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
 import { ObjectTooLargeError, type Storage } from '../storage/storage.ts';
 import type { PlaybackUrls } from '../origin/playback-urls.ts';
+import { deleteAssetEverywhere } from '../services/account-purge.ts';
+import { createQueuedAsset } from '../services/asset-intake.ts';
+import { removeExpiredUploads } from '../services/resumable-uploads.ts';
 import { assetView } from './asset-view.ts';
 import { accountOf } from './auth.ts';
 import { HttpError, parseOr400 } from './errors.ts';
 
+/** An asset's title, however the upload names it (`required` says where it goes). */
+export const assetTitle = (required: string) =>
+  z.string().trim().min(1, required).max(200, 'must be at most 200 characters');
+export const AssetFilename = z.string().trim().max(255).optional();
 const UploadQuery = z.object({
-  title: z.string().trim().min(1, 'is required (?title=...)').max(200, 'must be at most 200 characters'),
-  filename: z.string().trim().max(255).optional(),
+  title: assetTitle('is required (?title=...)'),
+  filename: AssetFilename,
 });
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -36,6 +43,8 @@ const ORPHAN_GRACE_MS = 3600_000;
  * storage nothing else is uploading yet, so all of it goes; on shared storage another API node may
  * be between storing a source and writing its row, so only sources without a row for an hour go.
  * (S3 keeps unfinished multipart uploads out of listings: a bucket lifecycle rule aborts them.)
+ * Resumable (tus) uploads past their expiry go too, with their parts, and parts whose upload has
+ * no row (`removeExpiredUploads`, which the hourly retention sweep also runs).
  */
 export async function removeAbandonedUploads(
   db: Db,
@@ -58,6 +67,15 @@ export async function removeAbandonedUploads(
     removed.push(...abandoned);
   }
   if (removed.length > 0) log.warn('removed uploads cut short by a crash', { keys: removed });
+  await removeExpiredUploads({ db, storage }, log, now);
+}
+
+export function tooLargeError(maxUploadBytes: number): HttpError {
+  return new HttpError(
+    413,
+    'too_large',
+    `The file is larger than the upload limit of ${maxUploadBytes} bytes.`,
+  );
 }
 
 export interface AssetRoutesDeps {
@@ -86,13 +104,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
       );
     }
     const declared = Number(req.get('content-length') ?? NaN);
-    if (declared > deps.maxUploadBytes) {
-      throw new HttpError(
-        413,
-        'too_large',
-        `The file is larger than the upload limit of ${deps.maxUploadBytes} bytes.`,
-      );
-    }
+    if (declared > deps.maxUploadBytes) throw tooLargeError(deps.maxUploadBytes);
     if (declared === 0)
       throw new HttpError(400, 'empty_body', 'The request body is empty: send the file as the body.');
 
@@ -106,11 +118,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
       await storage.deletePrefix(sourcePrefix(id));
       if (err instanceof ObjectTooLargeError) {
         res.set('Connection', 'close');
-        throw new HttpError(
-          413,
-          'too_large',
-          `The file is larger than the upload limit of ${deps.maxUploadBytes} bytes.`,
-        );
+        throw tooLargeError(deps.maxUploadBytes);
       }
       if (req.destroyed || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
         throw new HttpError(
@@ -125,7 +133,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
       await storage.deletePrefix(sourcePrefix(id));
       throw new HttpError(400, 'empty_body', 'The request body is empty: send the file as the body.');
     }
-    const row = await insertAsset(db, {
+    const row = await createQueuedAsset(deps, {
       id,
       accountId: account.id,
       title: query.title,
@@ -133,7 +141,6 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
       sourceBytes: bytes,
       sourceName: query.filename,
     });
-    await queues.add('transcode-vod', { assetId: id }, id);
     res
       .status(202)
       .location(`/api/assets/${id}`)
@@ -162,10 +169,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     const id = parseOr400(AssetId, req.params.id, 'asset id');
     const row = await findAccountAsset(db, accountOf(res).id, id);
     if (!row) throw new HttpError(404, 'not_found', `No asset ${id} in this account.`);
-    await queues.remove('transcode-vod', id);
-    await deleteAssetRow(db, id);
-    await storage.deletePrefix(sourcePrefix(id));
-    await storage.deletePrefix(assetPrefix(id));
+    await deleteAssetEverywhere({ db, storage, queues }, id);
     res.status(204).end();
   });
 

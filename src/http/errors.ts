@@ -43,7 +43,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.status(status).json({ error: { code: 'bad_request', message: (err as Error).message } });
       return;
     }
-    log.error('request failed', { method: req.method, path: req.path, err: String(err) });
+    log.error('request failed', { method: req.method, path: loggablePath(req.path), err: String(err) });
     if (!res.headersSent) res.status(500).json({ error: { code: 'internal', message: 'Internal error' } });
   };
+}
+
+/** A path fit for a log: the signed tokens of personal links and playback URLs left out. */
+export function loggablePath(path: string): string {
+  return path.replace(/^\/(me|u|s)\/[^/]+/, '/$1/<token>');
 }

@@ -38,10 +38,12 @@ import type { Redis } from 'ioredis';
 import { formatWebinarId, newStreamKey } from '../ids.ts';
 import { FALLING_BEHIND_SPEED, readHealth } from '../live/live-state.ts';
 import { eventAnalytics } from '../services/analytics.ts';
+import { analyticsSeries } from '../services/analytics-series.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
 import { accountOf } from './auth.ts';
 import { HttpError, parseOr400 } from './errors.ts';
 import { HttpUrl, SafeText } from './input.ts';
+import { LANGUAGE_SETTINGS } from '../i18n/languages.ts';
 
 const FieldRule = z.enum(['off', 'optional', 'required']);
 const Gate = z
@@ -71,6 +73,10 @@ const EventFields = {
   startsAt: z.iso.datetime({ offset: true }),
   gate: Gate.nullable(),
   replayExpiresAt: z.iso.datetime({ offset: true }).nullable(),
+  /** Live events: LL-HLS parts (when LIVE_LOW_LATENCY is on); off for CDNs without blocking reloads. */
+  lowLatency: z.boolean(),
+  /** Viewer pages, emails and invites: one language for everyone, or `auto` (each viewer's browser). */
+  language: z.enum(LANGUAGE_SETTINGS, { error: `must be one of ${LANGUAGE_SETTINGS.join(', ')}` }),
 };
 
 const EventBody = z.object({
@@ -82,6 +88,9 @@ const EventBody = z.object({
   startsAt: EventFields.startsAt.optional(),
   gate: EventFields.gate.default(null),
   replayExpiresAt: EventFields.replayExpiresAt.default(null),
+  // No default here: on a live event it defaults to true, on any other it is refused.
+  lowLatency: EventFields.lowLatency.optional(),
+  language: EventFields.language.default('auto'),
 });
 const EventPatch = z
   .object({
@@ -107,11 +116,19 @@ const SessionsQuery = z
     limit: z.coerce.number().int().min(1).max(2000).default(500),
   })
   .strict();
+/** A schedule exactly as PATCH would save it, and how many of its next sessions to list. */
+const SchedulePreview = z
+  .object({ schedule: ScheduleSchema, count: z.number().int().min(1).max(20).default(8) })
+  .strict();
 const EventId = z.string().regex(/^ev_[A-Za-z0-9]{16}$/, 'is not an event id');
 const Paging = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   // Bounded: a deep OFFSET makes the database walk every row before the page.
   offset: z.coerce.number().int().min(0).max(100_000).default(0),
+});
+/** Registrants whose email, name or company contains `q` (case-insensitive; `%` and `_` literal). */
+const RegistrantsQuery = Paging.extend({
+  q: z.string().max(100, 'must be at most 100 characters').optional(),
 });
 
 export interface EventRoutesDeps {
@@ -125,21 +142,27 @@ export interface EventRoutesDeps {
   baseUrl: () => string;
   /** The RTMP server URL presenters paste into OBS. */
   rtmpUrl: () => string;
+  /** LIVE_SEGMENT_SECONDS: the keyframe interval presenters are asked for. */
+  liveSegmentSeconds: number;
 }
 
-/** What we tell presenters to set in OBS (Settings > Output, Advanced; Settings > Audio). */
-export const OBS_SETTINGS = {
+/**
+ * What we tell presenters to set in OBS (Settings > Output, Advanced; Settings > Audio). Keyframes
+ * as often as live segments are cut let onair copy the top rung instead of encoding it
+ * (`pipelines/keyframe-cadence.ts`); OBS takes whole seconds.
+ */
+export const obsSettings = (liveSegmentSeconds: number) => ({
   encoder: 'x264 (or a hardware H.264 encoder)',
   rateControl: 'CBR',
   bitrateKbps: 4500,
-  keyframeIntervalSeconds: 2,
+  keyframeIntervalSeconds: Math.max(1, Math.round(liveSegmentSeconds)),
   profile: 'high',
   tune: 'zerolatency',
   audio: 'AAC, 48 kHz, 160 kbit/s',
   resolution: '1920x1080 or 1280x720, 30 fps',
-} as const;
+});
 
-export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
+export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string, liveSegmentSeconds = 1) {
   const gate: GateSettings = gateOf(row);
   const pageUrl = `${baseUrl}/w/${row.webinar_id}`;
   return {
@@ -153,6 +176,7 @@ export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
     gate,
     replayExpiresAt: row.replay_expires_at,
     endedAt: row.ended_at,
+    language: row.language,
     pageUrl,
     ...(row.type === 'automated'
       ? { schedule: scheduleOf(row) ?? null, interactions: interactionsOf(row) }
@@ -165,7 +189,8 @@ export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
             rtmpUrl: rtmpUrl ?? null,
             streamKey: row.stream_key,
             streamKeyDisabled: row.stream_key_disabled === 1,
-            obsSettings: OBS_SETTINGS,
+            lowLatency: row.low_latency !== 0,
+            obsSettings: obsSettings(liveSegmentSeconds),
           },
         }
       : {}),
@@ -173,6 +198,10 @@ export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string) {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+function refuseLowLatency(): never {
+  throw new HttpError(400, 'invalid_request', 'Invalid body: lowLatency applies to live events only');
 }
 
 function registrantView(r: RegistrantStats) {
@@ -194,7 +223,7 @@ function registrantView(r: RegistrantStats) {
 export function eventRoutes(deps: EventRoutesDeps): Router {
   const { db } = deps;
   const router = Router();
-  const view = (row: EventRow) => eventView(row, deps.baseUrl(), deps.rtmpUrl());
+  const view = (row: EventRow) => eventView(row, deps.baseUrl(), deps.rtmpUrl(), deps.liveSegmentSeconds);
 
   async function ownAsset(accountId: string, assetId: string | null): Promise<void> {
     if (assetId && !(await findAccountAsset(db, accountId, assetId))) {
@@ -226,6 +255,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     if (body.type === 'automated' && !body.schedule) {
       throw new HttpError(400, 'invalid_request', 'Invalid body: schedule is required for automated events');
     }
+    if (body.lowLatency !== undefined && body.type !== 'live') refuseLowLatency();
     await ownAsset(account.id, body.assetId);
     const row = await insertEvent(db, {
       accountId: account.id,
@@ -238,6 +268,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       replayExpiresAt: body.replayExpiresAt,
       schedule: body.schedule ?? null,
       interactions: body.interactions ?? null,
+      lowLatency: body.lowLatency ?? true,
+      language: body.language,
     });
     res.status(201).location(`/api/events/${row.id}`).json(view(row));
   });
@@ -248,10 +280,25 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       req.query,
       'query',
     );
-    const rows = await listAccountEvents(db, accountOf(res).id, query);
+    // A presenter lists only the events they present (presenterScope says which).
+    const onlyIds = res.locals.onlyEvents as readonly string[] | undefined;
+    const rows = await listAccountEvents(db, accountOf(res).id, { ...query, onlyIds });
     res.json({
       events: rows.map((r) => view(r)),
       next: rows.length === query.limit ? (rows.at(-1)?.created_at ?? null) : null,
+    });
+  });
+
+  // Before the /:id routes. The next sessions of a schedule being edited, from the computation the
+  // viewer pages use; the work is bounded by count (at most 20) and the 400-day horizon.
+  router.post('/schedule-preview', (req, res) => {
+    const body = parseOr400(SchedulePreview, req.body, 'body');
+    const now = Date.now();
+    const starts = sessionStarts(body.schedule, now, now + SESSION_HORIZON_MS, body.count);
+    res.set('Cache-Control', 'no-store').json({
+      timezone: body.schedule.timezone,
+      kind: body.schedule.kind,
+      sessions: starts.map((start) => ({ startsAt: new Date(start).toISOString() })),
     });
   });
 
@@ -272,6 +319,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     if (body.schedule !== undefined && row.type !== 'automated') {
       throw new HttpError(400, 'invalid_request', 'Invalid body: only automated events have a schedule');
     }
+    if (body.lowLatency !== undefined && row.type !== 'live') refuseLowLatency();
     if (body.assetId !== undefined) {
       if (body.assetId === null && row.type !== 'live') {
         throw new HttpError(400, 'invalid_request', `Invalid body: a ${row.type} event needs its assetId`);
@@ -291,6 +339,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       ...(body.streamKeyDisabled !== undefined
         ? { stream_key_disabled: body.streamKeyDisabled ? 1 : 0 }
         : {}),
+      ...(body.lowLatency !== undefined ? { low_latency: body.lowLatency ? 1 : 0 } : {}),
+      ...(body.language !== undefined ? { language: body.language } : {}),
       ...(body.schedule !== undefined ? { schedule_json: JSON.stringify(body.schedule) } : {}),
       ...(body.interactions !== undefined ? { interactions_json: JSON.stringify(body.interactions) } : {}),
     });
@@ -415,6 +465,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       periods: health?.periods ?? 0,
       passthrough: health?.passthrough ?? false,
       renditions: health?.renditions ?? [],
+      keyframeSeconds: health?.keyframeSeconds ?? null,
+      keyframeAdvice: health?.keyframeAdvice ?? null,
       updatedAt: health?.updatedAt ?? null,
     });
   });
@@ -431,8 +483,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
 
   router.get('/:id/registrants', async (req, res) => {
     const row = await ownEvent(req, accountOf(res).id);
-    const paging = parseOr400(Paging, req.query, 'query');
-    const rows = await listRegistrantsWithStats(db, row.id, paging);
+    const paging = parseOr400(RegistrantsQuery, req.query, 'query');
+    const rows = await listRegistrantsWithStats(db, row.id, { ...paging, search: paging.q?.trim() });
     res.json({
       registrants: rows.map(registrantView),
       next: rows.length === paging.limit ? paging.offset + paging.limit : null,
@@ -499,6 +551,11 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
         votes: p.options.map((_, i) => votes.get(p.id)?.get(i) ?? 0),
       })),
     });
+  });
+
+  router.get('/:id/analytics/series', async (req, res) => {
+    const row = await ownEvent(req, accountOf(res).id);
+    res.json(await analyticsSeries(db, row));
   });
 
   return router;

@@ -17,6 +17,7 @@ import { registrantData } from '../services/registrant-export.ts';
 import { HttpError, parseOr400 } from './errors.ts';
 import { SafeText } from './input.ts';
 import { ViewerAccess } from './viewer-access.ts';
+import { viewerTranslator } from './viewer-language.ts';
 
 export interface SelfServiceDeps {
   db: Db;
@@ -57,33 +58,42 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
     const owned = event && event.account_id === link?.accountId;
     const registrant = owned && link.fields[0] ? await findRegistrant(db, link.fields[0]) : undefined;
     if (!event || !registrant || registrant.event_id !== event.id) {
-      throw new HttpError(404, 'not_found', 'This link is not valid.');
+      throw new HttpError(404, 'not_found', viewerTranslator(req).t('me.invalidLink'));
     }
     return { registrant, event };
   }
 
-  const live = (registrant: RegistrantRow) => {
-    if (registrant.anonymised_at) throw new HttpError(410, 'erased', 'Your data has been deleted.');
+  const live = (req: Request, registrant: RegistrantRow, event: EventRow) => {
+    if (registrant.anonymised_at)
+      throw new HttpError(410, 'erased', viewerTranslator(req, event).t('me.deleted'));
   };
+
+  const escapeHtml = (s: string) =>
+    s.replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+    );
 
   // RFC 8058 one-click unsubscribe (POST), and a page with the same button for people (GET must not act).
   router.get('/u/:token', async (req, res) => {
-    await linked('unsub', req);
+    const { event } = await linked('unsub', req);
+    const { language, t } = viewerTranslator(req, event);
+    const h = (key: Parameters<typeof t>[0]) => escapeHtml(t(key));
     res
       .type('html')
-      .set('Cache-Control', 'no-store')
+      .set({ 'Cache-Control': 'no-store', 'Content-Language': language, Vary: 'Accept-Language' })
       .send(
-        '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Stop emails</title><link rel="stylesheet" href="/player/base.css"><main class="narrow"><h1>Stop emails about this webinar?</h1><form method="post"><button>Stop the emails</button></form></main>',
+        `<!doctype html><html lang="${language}"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${h('unsubscribe.title')}</title><link rel="stylesheet" href="/player/base.css"><main class="narrow"><h1>${h('unsubscribe.heading')}</h1><form method="post"><button>${h('unsubscribe.button')}</button></form></main></html>`,
       );
   });
 
   router.post('/u/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
-    const { registrant } = await linked('unsub', req);
+    const { registrant, event } = await linked('unsub', req);
     await stopReminders(db, registrant.id);
     res
       .type('text')
       .set('Cache-Control', 'no-store')
-      .send('Done: you will get no more emails about this webinar.');
+      .send(viewerTranslator(req, event).t('unsubscribe.done'));
   });
 
   router.get('/me/:token/data.:format', async (req, res) => {
@@ -110,27 +120,29 @@ export function selfServiceRoutes(deps: SelfServiceDeps): Router {
       marketingConsent: registrant.marketing_consent === 1,
       restricted: Boolean(registrant.restricted_at),
       erased: Boolean(registrant.anonymised_at),
+      // The language of the page's words (the page's `<html lang>` says the same).
+      language: viewerTranslator(req, event).language,
     });
   });
 
   router.post('/me/:token/withdraw', async (req, res) => {
-    const { registrant } = await linked('me', req);
-    live(registrant);
+    const { registrant, event } = await linked('me', req);
+    live(req, registrant, event);
     if (registrant.marketing_consent === 1) await withdrawMarketing(db, registrant.id, 'self_service');
     res.status(204).end();
   });
 
   router.post('/me/:token/rectify', async (req, res) => {
-    const { registrant } = await linked('me', req);
-    live(registrant);
+    const { registrant, event } = await linked('me', req);
+    live(req, registrant, event);
     const body = parseOr400(Rectification, req.body, 'body');
     await rectifyRegistrant(db, registrant.id, body, 'self_service');
     res.status(204).end();
   });
 
   router.post('/me/:token/restrict', async (req, res) => {
-    const { registrant } = await linked('me', req);
-    live(registrant);
+    const { registrant, event } = await linked('me', req);
+    live(req, registrant, event);
     const { restricted } = parseOr400(Restriction, req.body, 'body');
     await restrictRegistrant(db, registrant.id, restricted, 'self_service');
     res.status(204).end();

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
@@ -10,7 +9,10 @@ import { createOriginHandler } from '../origin/origin-handler.ts';
 import { PlaybackUrls } from '../origin/playback-urls.ts';
 import { playbackKey } from '../origin/tokens.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
+import type { Metrics } from '../services/metrics.ts';
+import { operatorKey } from '../services/secret.ts';
 import type { Storage } from '../storage/storage.ts';
+import { answersWithin, coreHealth } from '../services/health.ts';
 import { createApp } from './app.ts';
 import { HttpError } from './errors.ts';
 import { bundlePlayer } from './player-bundle.ts';
@@ -23,30 +25,11 @@ export interface HttpServerDeps {
   queues: JobQueues;
   secret: string;
   log: Logger;
+  metrics: Metrics;
 }
-
-/** Each /healthz check gets this long: a load balancer's probe must get an answer, 200 or 503. */
-const HEALTH_CHECK_MS = 500;
 
 /** A registration waits at most this long for the shared rate counter before answering 503. */
 const RATE_LIMIT_MS = 1000;
-
-/** True if `check` resolves within `ms`; false if it fails or takes longer (it is left to finish). */
-async function answersWithin(ms: number, check: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      check().then(
-        () => true,
-        () => false,
-      ),
-      late,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The HTTP server of one process: the origin on `/s/` (outside Express), the app for the rest. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<http.Server> {
@@ -82,15 +65,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
       }
       return count <= limit;
     },
-    health: async () => {
-      const [redisUp, databaseUp] = await Promise.all([
-        // Not connected: say so at once. A command would wait in ioredis's offline queue until
-        // Redis is back (workers' connections never give up), and /healthz would hang with it.
-        redis.status === 'ready' ? answersWithin(HEALTH_CHECK_MS, () => redis.ping()) : false,
-        answersWithin(HEALTH_CHECK_MS, () => sql`select 1`.execute(db)),
-      ]);
-      return { redis: redisUp, database: databaseUp };
-    },
+    health: () => coreHealth(db, redis),
+    metrics: deps.metrics,
+    operatorKey: operatorKey(secret),
   });
   // The origin (`/s/...`) takes every viewer's every request: it bypasses Express.
   const origin = createOriginHandler({
@@ -99,23 +76,39 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<http.Serve
     redis,
     secret: playbackKey(secret),
     cacheBytes: config.originCacheBytes,
+    metrics: deps.metrics,
   });
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/s/')) origin(req, res);
     else {
       if (!isUpload(req)) bodyDeadline(req);
+      measureApi(res, deps.metrics);
       void app(req, res);
     }
   });
+  // Held LL-HLS requests end with their connections; then the origin's change subscription goes.
+  server.once('close', () => void origin.close());
   server.keepAliveTimeout = 65_000;
   // Uploads of long recordings take a while: no server-wide deadline, one per request instead.
   server.requestTimeout = 0;
   return server;
 }
 
-/** Only uploads stream long bodies; every other request sends its (small) body at once. */
+/** Counts an API or page request once its answer is sent (or cut), by status class. */
+function measureApi(res: http.ServerResponse, metrics: Metrics): void {
+  const started = process.hrtime.bigint();
+  res.once('close', () => {
+    metrics.apiRequests.inc({ status: `${Math.floor(res.statusCode / 100)}xx` });
+    metrics.apiSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  });
+}
+
+/** Only uploads stream long bodies (one request, or tus); every other request sends its (small) body at once. */
 function isUpload(req: http.IncomingMessage): boolean {
-  return req.method === 'POST' && /^\/api\/assets\/?(\?|$)/.test(req.url ?? '');
+  const url = req.url ?? '';
+  if (req.method === 'POST') return /^\/api\/(assets|uploads)\/?(\?|$)/.test(url);
+  // A tus PATCH has its own deadline: it is cut after a minute without bytes (what came is kept).
+  return req.method === 'PATCH' && /^\/api\/uploads\/[^/?]+\/?(\?|$)/.test(url);
 }
 
 /** A request whose body is not complete within this long is cut (one byte a minute holds nothing). */

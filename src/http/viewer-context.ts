@@ -7,9 +7,11 @@ import { findEventByWebinarId, type EventRow } from '../db/events.ts';
 import { parseWebinarId } from '../ids.ts';
 import type { PlaybackUrls } from '../origin/playback-urls.ts';
 import type { JobQueues } from '../queue/catalogue.ts';
+import type { Language } from '../i18n/languages.ts';
 import { HttpError } from './errors.ts';
 import { ViewerAccess, type Viewer } from './viewer-access.ts';
 import { eventPage } from './viewer-page.ts';
+import type { Metrics } from '../services/metrics.ts';
 
 export interface ViewerRoutesDeps {
   db: Db;
@@ -23,6 +25,8 @@ export interface ViewerRoutesDeps {
   queues: JobQueues;
   reminderOffsetsSeconds: readonly number[];
   missedMailDelaySeconds: number;
+  /** Players' reports (how far behind live, stalls) are counted here when given. */
+  metrics?: Metrics | undefined;
   now?: () => number;
 }
 
@@ -55,8 +59,11 @@ export class ViewerContext {
     return event;
   }
 
-  /** The event page's data for this viewer (`session`: the automated session they hold, ms). */
-  async page(event: EventRow, viewer: Viewer, session?: number) {
+  /**
+   * The event page's data for this viewer (`session`: the automated session they hold, ms;
+   * `language`: the page's, see `viewerLanguage`).
+   */
+  async page(event: EventRow, viewer: Viewer, session: number | undefined, language: Language) {
     const asset = event.asset_id ? await findAsset(this.db, event.asset_id) : undefined;
     const base = this.deps.baseUrl();
     const urls = this.deps.urls;
@@ -72,6 +79,7 @@ export class ViewerContext {
       },
       viewGrant: (sessionStartMs) => this.viewGrant(event, viewer, sessionStartMs),
       selfServiceUrl: this.selfServiceUrl(event, viewer),
+      language,
     });
   }
 

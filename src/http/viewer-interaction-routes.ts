@@ -5,6 +5,7 @@ import { castPollVote, findPollVote, recordCtaClick, tallyPoll } from '../db/int
 import { HttpError, parseOr400 } from './errors.ts';
 import { requireWatch } from './viewer-access.ts';
 import type { ViewerContext } from './viewer-context.ts';
+import { viewerTranslator } from './viewer-language.ts';
 
 const Vote = z.object({ option: z.number().int().min(0).max(5) });
 
@@ -26,7 +27,7 @@ export function interactionRoutes(ctx: ViewerContext): Router {
       throw new HttpError(429, 'rate_limited', 'Too many clicks. Try again in a minute.');
     }
     const viewer = await access.viewerOf(req, event);
-    requireWatch(event, viewer, 'Register for this webinar first.');
+    requireWatch(event, viewer, viewerTranslator(req, event).t('errors.registerForWebinar'));
     const registrant = viewer.owner && !viewer.registrant?.restricted_at ? viewer.registrant : undefined;
     const chosen = access.chosenSession(req, event, viewer);
     await recordCtaClick(db, {
@@ -71,7 +72,7 @@ export function interactionRoutes(ctx: ViewerContext): Router {
   router.get('/w/:webinarId/polls/:pollId', async (req, res) => {
     const event = await ctx.eventFor(req);
     const viewer = await access.viewerOf(req, event);
-    requireWatch(event, viewer, 'Register for this webinar first.');
+    requireWatch(event, viewer, viewerTranslator(req, event).t('errors.registerForWebinar'));
     res
       .set('Cache-Control', 'no-store')
       .json(
@@ -83,22 +84,17 @@ export function interactionRoutes(ctx: ViewerContext): Router {
   router.post('/w/:webinarId/polls/:pollId/vote', async (req, res) => {
     const event = await ctx.eventFor(req);
     const { option } = parseOr400(Vote, req.body, 'vote');
+    const { t } = viewerTranslator(req, event);
     const viewer = await access.viewerOf(req, event);
     // Voting takes more than watching: a registration (even where the gate is open), and its browser.
-    requireWatch(event, viewer, 'Register for this webinar to vote.');
+    requireWatch(event, viewer, t('errors.registerToVote'));
     const { registrant, owner } = viewer;
-    if (!registrant) throw new HttpError(403, 'forbidden', 'Register for this webinar to vote.');
-    if (!owner) {
-      throw new HttpError(
-        403,
-        'forbidden',
-        'Votes are cast from the browser you registered with, or from the link in your confirmation email.',
-      );
-    }
+    if (!registrant) throw new HttpError(403, 'forbidden', t('errors.registerToVote'));
+    if (!owner) throw new HttpError(403, 'forbidden', t('errors.voteFromOwnBrowser'));
     const results = await pollResults(event, String(req.params.pollId), registrant.id);
-    if (option >= results.options.length) throw new HttpError(400, 'invalid_request', 'No such option.');
-    if (results.yourVote !== null)
-      throw new HttpError(409, 'already_voted', 'You have already voted in this poll.');
+    if (option >= results.options.length)
+      throw new HttpError(400, 'invalid_request', t('errors.noSuchOption'));
+    if (results.yourVote !== null) throw new HttpError(409, 'already_voted', t('errors.alreadyVoted'));
     await castPollVote(db, {
       eventId: event.id,
       pollId: results.id,

@@ -2,6 +2,7 @@ import { joinableSessions, sessionScopeId, sessionView, type SessionState } from
 import type { AssetRow } from '../db/assets.ts';
 import { gateOf, scheduleOf, type EventRow } from '../db/events.ts';
 import { formatWebinarId } from '../ids.ts';
+import type { Language } from '../i18n/languages.ts';
 import { MASTER_PLAYLIST } from '../media/hls-output.ts';
 import { canWatch, type Viewer } from './viewer-access.ts';
 
@@ -69,6 +70,8 @@ export interface PageInput {
   viewGrant: (sessionStartMs?: number) => string;
   /** The data page link, for the browser that may act for the registrant. */
   selfServiceUrl: string | null;
+  /** The language of the page's words (the event's, or the viewer's browser's). */
+  language: Language;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -90,6 +93,7 @@ function broadcastPage({
   playback: urls,
   viewGrant,
   selfServiceUrl,
+  language,
 }: PageInput) {
   const live = event.type === 'live';
   const onAir =
@@ -132,11 +136,12 @@ function broadcastPage({
     state,
     playback,
     selfServiceUrl,
+    language,
   };
 }
 
 function automatedPage(input: PageInput) {
-  const { event, asset, viewer, nowMs, playback: urls, viewGrant, selfServiceUrl } = input;
+  const { event, asset, viewer, nowMs, playback: urls, viewGrant, selfServiceUrl, language } = input;
   const gate = gateOf(event);
   const schedule = scheduleOf(event);
   const hasAccess = canWatch(event, viewer);
@@ -196,5 +201,6 @@ function automatedPage(input: PageInput) {
     sessions: sessions.map((s) => ({ startsAt: iso(s.startMs), state: s.state })),
     registered: Boolean(viewer.registrant && gate.emailRequired),
     selfServiceUrl,
+    language,
   };
 }

@@ -1,27 +1,62 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { cancelSessionMails, queueSessionMails } from '../automated/reminders.ts';
-import { isSessionStart } from '../automated/schedule.ts';
+import { isSessionStart, isValidTimeZone } from '../automated/schedule.ts';
 import { joinableSessions, replayDaysOf, SESSION_HORIZON_MS, sessionView } from '../automated/sessions.ts';
 import { findAsset } from '../db/assets.ts';
 import { gateOf, scheduleOf, type EventRow } from '../db/events.ts';
 import { bookSession, register, type RegistrantRow } from '../db/registrants.ts';
-import { HttpError, parseOr400 } from './errors.ts';
+import { en } from '../i18n/catalogues/en.ts';
+import { negotiateLanguage } from '../i18n/languages.ts';
+import type { ServerTranslator } from '../i18n/messages.ts';
+import { HttpError, parseOr400, validationError } from './errors.ts';
 import { SafeText } from './input.ts';
 import { requireWatch, type Viewer } from './viewer-access.ts';
 import type { ViewerContext } from './viewer-context.ts';
+import { viewerTranslator } from './viewer-language.ts';
 
 const SessionAt = z.union([z.literal('now'), z.iso.datetime({ offset: true })]);
 
 const Registration = z.object({
-  email: z.email('Enter a valid email address, like name@example.com').max(254),
+  email: z.email(en['errors.email']).max(254),
   name: SafeText(100).optional(),
   company: SafeText(100).optional(),
   marketingConsent: z.boolean().default(false),
   noticeVersion: SafeText(40).optional(),
   /** Automated events: the session's ISO start, or `now` for on-demand ones. */
   sessionAt: SessionAt.optional(),
+  /**
+   * The browser's IANA zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`): times in this
+   * registrant's emails are shown in it. One the server does not know is ignored, not refused.
+   */
+  timeZone: z.string().max(64).optional(),
 });
+
+/** The zone's canonical name if this runtime knows it, else undefined. */
+function knownTimeZone(zone: string | undefined): string | undefined {
+  if (!zone || !/^[A-Za-z0-9_+\-/]+$/.test(zone) || !isValidTimeZone(zone)) return undefined;
+  return new Intl.DateTimeFormat('en', { timeZone: zone }).resolvedOptions().timeZone;
+}
+
+/**
+ * An invalid registration, with the form's field messages in the viewer's language (in English,
+ * the API's usual `Invalid registration: <field> <problem>`).
+ */
+function registrationError(error: z.ZodError, text: ServerTranslator): HttpError {
+  const english = validationError(error, 'registration');
+  if (text.language === 'en') return english;
+  const details = error.issues.map((i) => {
+    const field = i.path.join('.') || 'registration';
+    return { field, message: field === 'email' ? text.t('errors.email') : i.message };
+  });
+  const first = details[0];
+  return new HttpError(
+    400,
+    'invalid_request',
+    first?.field === 'email' ? first.message : english.message,
+    details,
+  );
+}
 
 const SessionChoice = z.object({ sessionAt: SessionAt });
 
@@ -33,21 +68,26 @@ export function registrationRoutes(ctx: ViewerContext): Router {
   const { db, deps, access, now } = ctx;
   const router = Router();
 
-  async function durationOf(event: EventRow): Promise<number> {
+  async function durationOf(event: EventRow, { t }: ServerTranslator): Promise<number> {
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
     if (asset?.status !== 'ready' || !asset.duration_seconds) {
-      throw new HttpError(409, 'not_ready', 'This webinar is not available yet.');
+      throw new HttpError(409, 'not_ready', t('errors.notReady'));
     }
     return asset.duration_seconds;
   }
 
   /** Validates a requested session of an automated event; returns its start (ms). */
-  function pickSession(event: EventRow, requested: string | undefined, durationSeconds: number): number {
+  function pickSession(
+    event: EventRow,
+    requested: string | undefined,
+    durationSeconds: number,
+    { t }: ServerTranslator,
+  ): number {
     const schedule = scheduleOf(event);
-    if (!schedule) throw new HttpError(409, 'not_automated', 'This webinar has no sessions.');
+    if (!schedule) throw new HttpError(409, 'not_automated', t('errors.noSessions'));
     if (schedule.kind === 'on_demand' || requested === 'now') {
       if (schedule.kind !== 'on_demand') {
-        throw new HttpError(400, 'invalid_request', 'Pick one of the listed sessions.');
+        throw new HttpError(400, 'invalid_request', t('errors.pickListed'));
       }
       return Math.floor(now() / 1000) * 1000;
     }
@@ -56,17 +96,14 @@ export function registrationRoutes(ctx: ViewerContext): Router {
       : joinableSessions(schedule, durationSeconds, now(), 1)[0]?.startMs;
     // Sessions are listed (and booked) at most SESSION_HORIZON_MS ahead.
     if (at === undefined || at > now() + SESSION_HORIZON_MS || !isSessionStart(schedule, at)) {
-      throw new HttpError(
-        400,
-        'invalid_request',
-        'That session does not exist: pick one of the listed sessions.',
-        [{ field: 'sessionAt', message: 'Pick one of the listed sessions' }],
-      );
+      throw new HttpError(400, 'invalid_request', t('errors.noSuchSession'), [
+        { field: 'sessionAt', message: t('errors.noSuchSessionField') },
+      ]);
     }
     const view = sessionView(schedule, at, durationSeconds, now());
     if (view.state !== 'upcoming' && view.state !== 'live') {
-      throw new HttpError(400, 'invalid_request', 'That session is over: pick another one.', [
-        { field: 'sessionAt', message: 'That session is over' },
+      throw new HttpError(400, 'invalid_request', t('errors.sessionOver'), [
+        { field: 'sessionAt', message: t('errors.sessionOverField') },
       ]);
     }
     return at;
@@ -121,48 +158,48 @@ export function registrationRoutes(ctx: ViewerContext): Router {
   // An automated webinar's session: picked by a viewer (cookie) or moved by its registrant.
   router.post('/w/:webinarId/session', async (req, res) => {
     const event = await ctx.eventFor(req);
-    if (event.type !== 'automated')
-      throw new HttpError(409, 'not_automated', 'This webinar has no sessions.');
+    const text = viewerTranslator(req, event);
+    if (event.type !== 'automated') throw new HttpError(409, 'not_automated', text.t('errors.noSessions'));
     const { sessionAt } = parseOr400(SessionChoice, req.body, 'session');
-    const duration = await durationOf(event);
-    const startMs = pickSession(event, sessionAt, duration);
+    const duration = await durationOf(event, text);
+    const startMs = pickSession(event, sessionAt, duration, text);
     const viewer = await access.viewerOf(req, event);
-    requireWatch(event, viewer, 'Register first.');
+    requireWatch(event, viewer, text.t('errors.registerFirst'));
     // Only the registration's own browser moves its booking (and its reminder mails).
     if (viewer.owner && viewer.registrant) await book(event, viewer.registrant, startMs, duration);
     else access.pickSession(req, res, event, startMs);
-    res.set('Cache-Control', 'no-store').json(await ctx.page(event, viewer, startMs));
+    res.set('Cache-Control', 'no-store').json(await ctx.page(event, viewer, startMs, text.language));
   });
 
   router.post('/w/:webinarId/register', async (req, res) => {
     const event = await ctx.eventFor(req);
+    const text = viewerTranslator(req, event);
+    const { t } = text;
     const gate = gateOf(event);
-    const body = parseOr400(Registration, req.body, 'registration');
+    const parsed = Registration.safeParse(req.body);
+    if (!parsed.success) throw registrationError(parsed.error, text);
+    const body = parsed.data;
     const problems: { field: string; message: string }[] = [];
     for (const field of ['name', 'company'] as const) {
       if (gate.fields[field] === 'required' && !body[field]) {
-        problems.push({ field, message: `${field === 'name' ? 'Name' : 'Company'} is required` });
+        problems.push({
+          field,
+          message: t(field === 'name' ? 'errors.nameRequired' : 'errors.companyRequired'),
+        });
       }
     }
     if (gate.privacyNoticeVersion && body.noticeVersion !== gate.privacyNoticeVersion) {
-      problems.push({
-        field: 'noticeVersion',
-        message: 'The privacy notice has changed: reload the page to read it',
-      });
+      problems.push({ field: 'noticeVersion', message: t('errors.noticeChanged') });
     }
     if (problems.length > 0) {
       throw new HttpError(400, 'invalid_request', problems[0]!.message, problems);
     }
-    const duration = event.type === 'automated' ? await durationOf(event) : 0;
+    const duration = event.type === 'automated' ? await durationOf(event, text) : 0;
     const sessionStart =
-      event.type === 'automated' ? pickSession(event, body.sessionAt, duration) : undefined;
+      event.type === 'automated' ? pickSession(event, body.sessionAt, duration, text) : undefined;
     if (!(await deps.rateLimit(`register:${req.ip ?? 'unknown'}`, deps.registerPerMinute, 60))) {
       res.set('Retry-After', '60');
-      throw new HttpError(
-        429,
-        'rate_limited',
-        'Too many registrations from your network. Try again in a minute.',
-      );
+      throw new HttpError(429, 'rate_limited', t('errors.tooManyRegistrations'));
     }
     const { registrant, created } = await register(db, {
       eventId: event.id,
@@ -172,6 +209,9 @@ export function registrationRoutes(ctx: ViewerContext): Router {
       marketingConsent: body.marketingConsent,
       noticeUrl: gate.privacyNoticeUrl,
       noticeVersion: gate.privacyNoticeVersion,
+      // What the browser had: the emails of an `auto` event are in its language, at its time.
+      language: req.get('accept-language') ? negotiateLanguage(req.get('accept-language')) : null,
+      timeZone: knownTimeZone(body.timeZone) ?? null,
     });
     // The gate captures leads, it is not a login: typing a known address lets this browser watch,
     // but it never becomes that person's (their data, consent, booking stay theirs).
@@ -186,7 +226,7 @@ export function registrationRoutes(ctx: ViewerContext): Router {
       // The same answer whether or not the address was known (only the page's own link differs).
       .status(201)
       .set('Cache-Control', 'no-store')
-      .json(await ctx.page(event, viewer, sessionStart));
+      .json(await ctx.page(event, viewer, sessionStart, text.language));
   });
 
   return router;

@@ -6,6 +6,7 @@ import { recordHeartbeat } from '../services/analytics.ts';
 import { HttpError, parseOr400 } from './errors.ts';
 import { ViewerContext, type ViewerRoutesDeps } from './viewer-context.ts';
 import { interactionRoutes } from './viewer-interaction-routes.ts';
+import { viewerLanguage } from './viewer-language.ts';
 import { registrationRoutes } from './viewer-registration-routes.ts';
 
 export type { ViewerRoutesDeps } from './viewer-context.ts';
@@ -18,6 +19,11 @@ const Beat = z.object({
     .min(0)
     .max(7 * 24 * 3600),
   played: z.number().min(0).max(3600),
+  /** Live: seconds between the playhead and the newest media the player knows of. */
+  behindLive: z.number().min(0).max(86_400).optional(),
+  /** Times playback stopped to wait for data since the last beat, and for how long in all. */
+  stalls: z.number().int().min(0).max(1000).optional(),
+  stalledSeconds: z.number().min(0).max(3600).optional(),
 });
 
 /**
@@ -48,7 +54,9 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
       }
     }
     const session = event.type === 'automated' ? access.chosenSession(req, event, viewer) : undefined;
-    res.set('Cache-Control', 'private, no-store').json(await ctx.page(event, viewer, session));
+    res
+      .set('Cache-Control', 'private, no-store')
+      .json(await ctx.page(event, viewer, session, viewerLanguage(req, event)));
   });
 
   router.use(registrationRoutes(ctx));
@@ -70,6 +78,13 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     // No further than the recording goes (a live recording's length is not known yet).
     const asset = event.asset_id ? await findAsset(db, event.asset_id) : undefined;
     const position = Math.min(beat.position, asset?.duration_seconds ?? beat.position);
+    const metrics = deps.metrics;
+    if (metrics) {
+      if (beat.behindLive !== undefined && event.type !== 'on_demand')
+        metrics.viewerBehindLive.observe({ type: event.type }, beat.behindLive);
+      if (beat.stalls) metrics.viewerStalls.inc({ type: event.type }, beat.stalls);
+      if (beat.stalledSeconds) metrics.viewerStalledSeconds.inc({ type: event.type }, beat.stalledSeconds);
+    }
     await recordHeartbeat(db, {
       sessionId: viewId,
       eventId: event.id,

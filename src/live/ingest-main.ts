@@ -5,6 +5,7 @@ import { findEventByStreamKey } from '../db/events.ts';
 import { createLogger } from '../log.ts';
 import { JobQueues } from '../queue/catalogue.ts';
 import { connectRedis, RedisOutageLog } from '../queue/redis.ts';
+import { Metrics, MetricsPublisher } from '../services/metrics.ts';
 import { loadSecret, sharesDatabase } from '../services/secret.ts';
 import {
   claimPublisher,
@@ -50,6 +51,12 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     lastBytes: number;
     lastAt: number;
   }
+  const metrics = new Metrics('ingest');
+  const publisher = new MetricsPublisher(metrics, redis, log);
+  const refuse = (reason: string, words: string) => {
+    metrics.ingestRefusals.inc({ reason });
+    return { ok: false as const, reason: words };
+  };
   // Claims made between the key check and the library's postPublish, by address and key.
   const pending = new Map<string, Active>();
   // Publishing sessions by the library's session id.
@@ -64,11 +71,11 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     log,
     hooks: {
       async authorize(app, streamKey, ip) {
-        if (app !== RTMP_APP) return { ok: false, reason: `Unknown application: use rtmp://.../${RTMP_APP}` };
+        if (app !== RTMP_APP) return refuse('application', `Unknown application: use rtmp://.../${RTMP_APP}`);
         const event = await findEventByStreamKey(db, streamKey);
         const decision = decidePublish(event, Date.now(), config.live.earlyMinutes);
-        if (!decision.ok || !event)
-          return { ok: false, reason: decision.ok ? 'Unknown stream key.' : decision.reason };
+        if (!decision.ok) return refuse(decision.code, decision.reason);
+        if (!event) return refuse('unknown_key', 'Unknown stream key.');
         // Where workers pull from; they sign the URL themselves, by the event id (the stream's
         // name inside the ingest): Redis, and its AOF, never hold the key or a usable URL.
         const record: PublisherRecord = {
@@ -79,7 +86,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
           inputBitrate: 0,
         };
         if (!(await claimPublisher(redis, event.id, record))) {
-          return { ok: false, reason: 'This stream key is already streaming from another encoder.' };
+          return refuse('busy', 'This stream key is already streaming from another encoder.');
         }
         await markStopped(redis, event.id, false);
         await clearEnded(redis, event.id);
@@ -93,6 +100,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         pending.delete(`${session.ip}|${session.streamName}`);
         if (claim) active.set(session.id, { ...claim, session });
         else session.disconnect();
+        metrics.ingestPublishers.set(active.size);
       },
       stopped(session) {
         const a = active.get(session.id);
@@ -101,6 +109,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
       closed(session) {
         const a = active.get(session.id);
         active.delete(session.id);
+        metrics.ingestPublishers.set(active.size);
         if (a) {
           void releasePublisher(redis, a.eventId, a.record.session).catch(() => undefined);
           log.info('publisher left', { eventId: a.eventId });
@@ -110,7 +119,8 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   });
   port = ingest.port;
 
-  // Keep the publisher slots alive, measure the input bit rate, and cut streams of ended events.
+  // Keep the publisher slots alive, measure the input bit rate and keyframe cadence (a new stream's
+  // worker waits for the cadence to choose copy or encode), and cut streams of ended events.
   const timer = setInterval(() => {
     for (const a of active.values()) {
       void (async () => {
@@ -119,12 +129,13 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         const bitrate = Math.round(((bytes - a.lastBytes) * 8 * 1000) / Math.max(1, now - a.lastAt));
         a.lastBytes = bytes;
         a.lastAt = now;
-        a.record = { ...a.record, inputBitrate: bitrate };
+        const keyframeSeconds = a.session?.keyframeSeconds();
+        a.record = { ...a.record, inputBitrate: bitrate, ...(keyframeSeconds ? { keyframeSeconds } : {}) };
         const held = await refreshPublisher(redis, a.eventId, a.record);
         if (!held || (await isEnded(redis, a.eventId))) a.session?.disconnect();
       })().catch(() => undefined);
     }
-  }, 2000);
+  }, 1000);
   timer.unref();
 
   log.info('rtmp ingest listening', { port: ingest.port });
@@ -132,6 +143,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     port: ingest.port,
     async stop() {
       clearInterval(timer);
+      await publisher.stop();
       await ingest.stop();
       for (const a of active.values())
         await releasePublisher(redis, a.eventId, a.record.session).catch(() => undefined);

@@ -2,13 +2,20 @@ import crypto from 'node:crypto';
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { ProgressReader, type ProgressBlock } from '../../pipelines/ffmpeg-progress.ts';
-import { buildLiveTranscodeArgs, canPassThrough } from '../../pipelines/live-args.ts';
+import { keyframeAdvice, keyframesAllowCopy } from '../../pipelines/keyframe-cadence.ts';
+import { FIRST_PIPE_FD, buildLiveTranscodeArgs, canPassThrough } from '../../pipelines/live-args.ts';
 import { judgeLiveSource } from '../../pipelines/source-facts.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder } from '../../pipelines/vod-ladder.ts';
 import type { Config } from '../config.ts';
 import { lastErrorLine, probeMedia, spawnFfmpeg } from '../media/ffmpeg.ts';
-import type { HlsSink, SinkSession, StoredMediaFile } from '../media/hls-sink.ts';
-import { LiveOutput, type LiveOutputOptions, type LiveRecording } from '../media/live-output.ts';
+import type { SinkSession, StoredMediaFile } from '../media/hls-sink.ts';
+import {
+  LiveOutput,
+  liveRenditions,
+  type LiveOutputOptions,
+  type LiveRecording,
+} from '../media/live-output.ts';
+import { LivePeriodPipes } from '../media/live-packaging.ts';
 import { FALLING_BEHIND_SPEED, type PublisherRecord } from './live-state.ts';
 import { redactStreamKeys } from './rtmp-ingest.ts';
 
@@ -34,6 +41,9 @@ export interface LiveStats {
   readonly periods: number;
   readonly passthrough: boolean;
   readonly renditions: readonly string[];
+  /** Seconds between the encoder's keyframes (null: not known yet), and what to tell the presenter. */
+  readonly keyframeSeconds: number | null;
+  readonly keyframeAdvice: string | null;
 }
 
 /** The session's events and what each carries. */
@@ -66,9 +76,10 @@ export interface LiveWatch {
   over(): Promise<'deleted' | 'organiser-ended' | undefined>;
 }
 
-export interface LiveSessionOptions extends Omit<LiveOutputOptions, 'window'> {
+export interface LiveSessionOptions extends Omit<LiveOutputOptions, 'window' | 'lowLatency'> {
   readonly eventId: string;
-  readonly sink: HlsSink;
+  /** LL-HLS for this event (the global setting and the event's own). */
+  readonly lowLatency: boolean;
   readonly watch: LiveWatch;
   /** The URL ffmpeg pulls the encoder's stream from (signed at each use). */
   pullUrl(publisher: PublisherRecord): string;
@@ -94,8 +105,12 @@ export interface LiveView {
   readonly over: 'deleted' | 'organiser-ended' | undefined;
   /** The publisher's session id (a reconnect is a new one). */
   readonly publisher: string | undefined;
-  /** The period running now: the publisher it pulls, and whether its ffmpeg has exited. */
-  readonly period: { readonly publisher: string; readonly exited: boolean } | undefined;
+  /**
+   * The period running now: the publisher it pulls, whether its ffmpeg has exited, and whether it
+   * copies a top rung whose keyframes no longer fit the segment target (the encoder changed).
+   */
+  readonly period:
+    { readonly publisher: string; readonly exited: boolean; readonly copyBroken?: boolean } | undefined;
   readonly presenterStopped: boolean;
   readonly secondsWithoutPublisher: number;
   readonly graceSeconds: number;
@@ -116,6 +131,8 @@ export function nextLiveStep(v: LiveView): LiveStep {
   if (v.period && v.period.publisher !== v.publisher) {
     return { kind: 'stop-period', why: v.publisher ? 'the encoder reconnected' : 'the encoder left' };
   }
+  // Re-encoding from the next keyframe costs a second of picture; segments of 8 s would cost more.
+  if (v.period?.copyBroken) return { kind: 'stop-period', why: "the encoder's keyframes changed" };
   if (v.period) return { kind: 'wait', encoderGone: false };
   if (v.publisher) return v.mayStart ? { kind: 'start-period' } : { kind: 'wait', encoderGone: false };
   if (v.presenterStopped) return { kind: 'end', reason: 'presenter-stopped' };
@@ -123,13 +140,15 @@ export function nextLiveStep(v: LiveView): LiveStep {
   return { kind: 'wait', encoderGone: true };
 }
 
+/** The ingest reports a stream's keyframe cadence within this long of its second keyframe (plus slack). */
+const CADENCE_REPORT_SECONDS = 1.5;
 const EVENT_CHECK_MS = 1000;
 const HEALTH_MS = 2000;
 const RETRY_START_MS = 1000;
 /** SIGINT lets ffmpeg close the segment it is writing and send the last playlists; then it is killed. */
 const FINISH_TIMEOUT_MS = 3000;
 
-/** One period: an ffmpeg pulling the encoder's stream into its own sink session. */
+/** One period: an ffmpeg pulling the encoder's stream, its renditions cut and stored from its pipes. */
 class PeriodRun {
   stderr = '';
   fps: number | undefined;
@@ -252,6 +271,7 @@ export class LiveSession {
           minSegments: 6,
           segmentSeconds: opts.config.live.segmentSeconds,
         },
+        lowLatency: opts.lowLatency ? { partSeconds: opts.config.live.partSeconds } : undefined,
       },
       { ended: opts.ended ?? false },
     );
@@ -370,7 +390,15 @@ export class LiveSession {
     return {
       over: this.#over,
       publisher: publisher?.session,
-      period: period && { publisher: period.publisher, exited: period.hasExited },
+      period: period && {
+        publisher: period.publisher,
+        exited: period.hasExited,
+        copyBroken:
+          period.passthrough &&
+          publisher?.session === period.publisher &&
+          publisher.keyframeSeconds !== undefined &&
+          !keyframesAllowCopy(publisher.keyframeSeconds, this.opts.config.live.segmentSeconds),
+      },
       presenterStopped: !publisher && !period ? await this.opts.watch.presenterStopped() : false,
       secondsWithoutPublisher: (now - this.#lastPublisherAt) / 1000,
       graceSeconds: this.opts.config.live.reconnectGraceSeconds,
@@ -396,6 +424,21 @@ export class LiveSession {
     throw new LiveInterrupted(reason, abandoned);
   }
 
+  /**
+   * The encoder's keyframe interval as the ingest measured it. A new stream's is not known before
+   * its second keyframe: wait for it as long as a copyable cadence can take (the segment target,
+   * plus the ingest's one-second report); an encoder silent for longer cannot be copied anyway.
+   */
+  async #keyframeCadence(publisher: PublisherRecord): Promise<number | undefined> {
+    const deadline = publisher.since + (this.opts.config.live.segmentSeconds + CADENCE_REPORT_SECONDS) * 1000;
+    for (;;) {
+      const latest = await this.opts.watch.publisher();
+      if (latest?.session !== publisher.session) return undefined;
+      if (latest.keyframeSeconds !== undefined || Date.now() >= deadline) return latest.keyframeSeconds;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   async #startPeriod(publisher: PublisherRecord): Promise<void> {
     const { config, log } = this.opts;
     try {
@@ -411,24 +454,35 @@ export class LiveSession {
         });
       }
       const layout = this.output.layout!;
-      const passthrough = config.live.passthrough && canPassThrough(facts.video, layout.ladder);
+      // The top rung is copied only when the encoder's keyframes let it cut at the segment target
+      // (as the ingest measured them, after the probe: a second keyframe has usually come by then);
+      // otherwise, or while unknown, every rung is encoded with fixed GOPs.
+      const keyframeSeconds = await this.#keyframeCadence(publisher);
+      const passthrough =
+        config.live.passthrough &&
+        canPassThrough(facts.video, layout.ladder) &&
+        keyframesAllowCopy(keyframeSeconds, config.live.segmentSeconds);
       // A stream that lost its audio on reconnect leaves the audio rendition's period empty.
       const audio = layout.audio && Boolean(facts.audio);
       const { name, target } = await this.output.beginPeriod();
-      const sink = this.opts.sink.open(target);
       const args = buildLiveTranscodeArgs({
         input: url,
-        outputUrl: sink.baseUrl,
-        period: name,
         ladder: layout.ladder,
         passthrough,
         audio,
         segmentSeconds: config.live.segmentSeconds,
+        partSeconds: config.live.partSeconds,
         x264Preset: config.x264Preset,
         audioBitrateKbps: 128,
       });
+      const renditions = liveRenditions({ ladder: layout.ladder, audio });
       // Dies with this worker (parent-death signal): a SIGKILLed worker leaves no ffmpeg behind.
-      const child = spawnFfmpeg(config.ffmpegPath, args);
+      const child = spawnFfmpeg(config.ffmpegPath, args, renditions.length);
+      const pipes = renditions.map((_, i) => child.stdio[FIRST_PIPE_FD + i] as Readable);
+      const sink = new LivePeriodPipes(this.opts.storage, target, name, renditions, pipes, {
+        segmentSeconds: config.live.segmentSeconds,
+        log,
+      });
       this.#period = new PeriodRun(name, publisher.session, passthrough, child, sink, () => this.#wake?.());
       this.#encoderGoneReported = false;
       log.info('live period started', { period: name, passthrough, audio });
@@ -468,6 +522,9 @@ export class LiveSession {
       periods: this.output.periods,
       passthrough: period?.passthrough ?? false,
       renditions: layout ? layout.ladder.rungs.map((r) => r.name) : [],
+      keyframeSeconds: publisher?.keyframeSeconds ?? null,
+      keyframeAdvice:
+        keyframeAdvice(publisher?.keyframeSeconds, this.opts.config.live.segmentSeconds) ?? null,
     });
   }
 

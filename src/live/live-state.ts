@@ -17,6 +17,8 @@ export interface PublisherRecord {
   readonly since: number;
   /** Bits per second arriving from the encoder, over the last few seconds. */
   readonly inputBitrate: number;
+  /** Seconds between the encoder's keyframes, as the ingest sees them (unknown before the second). */
+  readonly keyframeSeconds?: number;
 }
 
 export interface LiveHealth {
@@ -33,6 +35,9 @@ export interface LiveHealth {
   readonly periods: number;
   readonly passthrough: boolean;
   readonly renditions: readonly string[];
+  /** Seconds between the encoder's keyframes, and what the presenter should change (null: nothing). */
+  readonly keyframeSeconds?: number | null;
+  readonly keyframeAdvice?: string | null;
   readonly updatedAt: string;
 }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import querystring from 'node:querystring';
+import { KeyframeCadence } from '../../pipelines/keyframe-cadence.ts';
 import type { Logger } from '../log.ts';
 
 /**
@@ -43,6 +44,8 @@ interface RtmpProtocol {
   streamQuery: querystring.ParsedUrlQuery;
   streamId: number;
   parserPacket: { header: { stream_id: number } };
+  /** The library's per-packet callback (the session's broadcast); wrapped to watch keyframes. */
+  onPacketCallback: (packet: { codec_type: number; flags: number; dts: number }) => void;
   respondPublish(): void;
   sendStatusMessage(streamId: number, level: string, code: string, description: string): void;
   onConnectCallback(req: {
@@ -95,6 +98,8 @@ export interface IngestSession {
   readonly ip: string;
   /** Bytes received from the encoder so far. */
   inBytes(): number;
+  /** Seconds between the encoder's keyframes (undefined before the second one). */
+  keyframeSeconds(): number | undefined;
   /** Cuts the connection (event ended, key disabled). */
   disconnect(): void;
 }
@@ -118,6 +123,22 @@ export function redactStreamKeys(text: string): string {
 }
 
 let patchedHooks: IngestHooks | undefined;
+
+/** FLV video packets as the library parses them: codec_type 9, flags 3 for a keyframe. */
+const FLV_VIDEO = 9;
+const KEYFRAME = 3;
+const cadences = new WeakMap<RtmpProtocol, KeyframeCadence>();
+
+/** Watches the keyframes of an accepted publisher's stream, then hands each packet on as before. */
+function watchKeyframes(rtmp: RtmpProtocol): void {
+  const cadence = new KeyframeCadence();
+  cadences.set(rtmp, cadence);
+  const forward = rtmp.onPacketCallback;
+  rtmp.onPacketCallback = (packet) => {
+    if (packet.codec_type === FLV_VIDEO && packet.flags === KEYFRAME) cadence.add(packet.dts);
+    forward(packet);
+  };
+}
 
 function findSession(rtmp: RtmpProtocol): NmsSession | undefined {
   const Context = require('node-media-server/src/core/context.js') as { sessions: Map<string, NmsSession> };
@@ -151,6 +172,7 @@ function patchProtocol(log: Logger): void {
         this.streamName = decision.streamName;
         this.streamQuery = querystring.parse(query);
         this.streamId = streamId;
+        watchKeyframes(this);
         this.respondPublish();
         this.onConnectCallback({
           app: this.streamApp,
@@ -178,6 +200,7 @@ function toIngestSession(session: NmsSession): IngestSession {
     streamName: session.streamName,
     ip: session.ip,
     inBytes: () => session.inBytes,
+    keyframeSeconds: () => (session.rtmp ? cadences.get(session.rtmp)?.seconds() : undefined),
     disconnect: () => session.socket?.destroy(),
   };
 }

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { ProgressReader, type ProgressBlock } from '../../pipelines/ffmpeg-progress.ts';
 import type { ProbeReport } from '../../pipelines/source-facts.ts';
@@ -59,12 +60,23 @@ const SETPRIV = '/usr/bin/setpriv';
 const dieWithParent = fs.existsSync(SETPRIV);
 
 /** Starts ffmpeg so that it dies with this process (see above); stdin ignored, stdout and stderr piped. */
-export function spawnFfmpeg(ffmpegPath: string, args: readonly string[]) {
-  return dieWithParent
-    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ffmpegPath, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-    : spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnFfmpeg(ffmpegPath: string, args: readonly string[], extraPipes = 0) {
+  // Extra pipes are fds 3, 4, … of ffmpeg (`pipe:3`): the live ffmpeg writes one rendition to each.
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraPipes).fill('pipe')];
+  const child = dieWithParent
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', ffmpegPath, ...args], { stdio })
+    : spawn(ffmpegPath, args, { stdio });
+  // stdin ignored, stdout and stderr piped (the extra pipes are in `child.stdio`).
+  const typed = child as unknown as ChildProcessByStdio<null, Readable, Readable>;
+  running++;
+  child.once('close', () => running--);
+  return typed;
+}
+
+/** ffmpeg processes of this process still running (for the `onair_ffmpeg_processes` gauge). */
+let running = 0;
+export function runningFfmpegs(): number {
+  return running;
 }
 
 /** A segment sink session's URL (`src/media/hls-sink.ts`): an internal detail, not for error messages. */

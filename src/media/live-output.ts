@@ -1,7 +1,13 @@
 import crypto from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { parseMediaPlaylist, writeMediaPlaylist, type MediaPlaylist } from '../../pipelines/hls-playlist.ts';
+import {
+  parseMediaPlaylist,
+  writeMediaPlaylist,
+  type MediaPlaylist,
+  type PartialSegment,
+} from '../../pipelines/hls-playlist.ts';
+import { lowLatencyPlaylist, renditionReport, type PendingSegment } from '../../pipelines/ll-hls-window.ts';
 import { publishablePlaylist } from '../../pipelines/hls-publisher.ts';
 import {
   LiveTimeline,
@@ -13,11 +19,17 @@ import {
 } from '../../pipelines/live-playlist.ts';
 import { AUDIO_RENDITION } from '../../pipelines/vod-args.ts';
 import type { Ladder } from '../../pipelines/vod-ladder.ts';
-import { claimLiveOutput, ownsLiveOutput, publishLivePlaylist } from '../live/live-playlists.ts';
+import {
+  claimLiveOutput,
+  ownsLiveOutput,
+  publishLivePart,
+  publishLivePlaylist,
+} from '../live/live-playlists.ts';
 import type { Logger } from '../log.ts';
 import type { Storage } from '../storage/storage.ts';
 import { MASTER_PLAYLIST, previewMasterText } from './hls-output.ts';
-import type { SinkTarget, StoredMediaFile } from './hls-sink.ts';
+import type { StoredMediaFile } from './hls-sink.ts';
+import { partFile, segmentFile, type LivePart, type LivePeriodTarget } from './live-packaging.ts';
 import { revisionPrefix } from './layout.ts';
 
 /** The revision folder a live recording is written to, and later published from as the replay. */
@@ -83,7 +95,15 @@ export interface LiveOutputOptions {
    * `claimLiveOutput`). Without one, writes are not fenced (unit tests of the logic).
    */
   readonly owner?: string;
+  /**
+   * Low-Latency HLS: the rendition playlists origins serve (from Redis) list parts of this length
+   * near the live edge; storage keeps the regular playlists (takeovers, the replay).
+   */
+  readonly lowLatency?: { readonly partSeconds: number } | undefined;
 }
+
+/** Whole segments whose parts are remembered per rendition (more than the three target durations listed). */
+const KEPT_PART_SEGMENTS = 12;
 
 /** The recording at the end: every period of every rendition, for the replay (no re-encode). */
 export interface LiveRecording {
@@ -130,6 +150,11 @@ export class LiveOutput {
   #ended = false;
   #fenced = false;
   readonly #chains = new Map<string, Promise<void>>();
+  /** LL-HLS, per rendition: the regular window last built, the parts of recent segments, the segment in progress. */
+  readonly #windows = new Map<string, MediaPlaylist>();
+  readonly #parts = new Map<string, Map<string, readonly PartialSegment[]>>();
+  readonly #pending = new Map<string, PendingSegment>();
+  readonly #lowLatency = new Map<string, { text: string; playlist: MediaPlaylist }>();
 
   private constructor(private readonly opts: LiveOutputOptions) {
     this.prefix = revisionPrefix(opts.assetId, LIVE_REVISION);
@@ -205,7 +230,7 @@ export class LiveOutput {
    * Registers a new period (in `live.json`, so no later worker reuses its name) and returns the
    * sink target its ffmpeg writes to: `<rendition>/<period>/…` under the recording's prefix.
    */
-  async beginPeriod(): Promise<{ name: string; target: SinkTarget }> {
+  async beginPeriod(): Promise<{ name: string; target: LivePeriodTarget }> {
     const timeline = this.#timeline;
     if (!timeline) throw new Error('the live layout is not set yet');
     const name = periodName(timeline.records.length + 1, this.#tag);
@@ -217,6 +242,7 @@ export class LiveOutput {
         prefix: this.prefix,
         onStored: (file) => this.#stored(name, file),
         onPlaylist: (path, text, isStored) => this.#playlist(name, path, text, isStored),
+        onPart: (rendition, part) => this.#part(name, rendition, part),
       },
     };
   }
@@ -290,6 +316,70 @@ export class LiveOutput {
     await this.#publish(rendition);
   }
 
+  /**
+   * An LL-HLS part of the segment in progress: to Redis at once, then listed. The publish is a
+   * compare-and-set on the owner token, so no separate ownership read on this path (3 a second per rendition).
+   */
+  async #part(period: string, rendition: string, part: LivePart): Promise<void> {
+    const timeline = this.#timeline;
+    const ll = this.opts.lowLatency;
+    if (this.#fenced || this.#ended || !ll || !timeline?.renditions.includes(rendition)) return;
+    const published = await publishLivePart(
+      this.opts.redis,
+      this.opts.assetId,
+      `${rendition}/${part.uri}`,
+      part.bytes,
+      this.opts.owner,
+    );
+    if (!published) this.#fenceOff();
+    const pending = this.#pending.get(rendition);
+    const parts: PartialSegment[] = pending?.segmentUri === part.segmentUri ? [...pending.parts] : [];
+    if (pending && pending.segmentUri !== part.segmentUri) this.#keepParts(rendition, pending);
+    parts.push({ uri: part.uri, duration: part.duration, independent: part.independent });
+    const seconds = parts.reduce((sum, p) => sum + p.duration, 0);
+    // The next part: the next of this segment, or the first of the next once this one is full.
+    const full = seconds >= this.opts.window.segmentSeconds - ll.partSeconds / 2;
+    this.#pending.set(rendition, {
+      segmentUri: part.segmentUri,
+      parts,
+      nextPartUri: `${period}/${full ? partFile(part.msn + 1, 0) : partFile(part.msn, part.index + 1)}`,
+    });
+    await this.#serial(rendition, () => this.#publishLowLatency(rendition));
+  }
+
+  #keepParts(rendition: string, segment: PendingSegment): void {
+    const kept = this.#parts.get(rendition) ?? new Map<string, readonly PartialSegment[]>();
+    kept.set(segment.segmentUri, segment.parts);
+    while (kept.size > KEPT_PART_SEGMENTS) kept.delete(kept.keys().next().value!);
+    this.#parts.set(rendition, kept);
+  }
+
+  /** The rendition's LL-HLS playlist, to Redis only (storage keeps the regular one), when it changed. */
+  async #publishLowLatency(rendition: string): Promise<void> {
+    const window = this.#windows.get(rendition);
+    const ll = this.opts.lowLatency;
+    if (this.#fenced || this.#ended || !window || !ll || !this.#timeline) return;
+    const pending = this.#pending.get(rendition);
+    const kept = this.#parts.get(rendition);
+    const reports = this.#timeline.renditions
+      .filter((r) => r !== rendition && this.#lowLatency.has(r))
+      .map((r) => renditionReport(`../${r}/index.m3u8`, this.#lowLatency.get(r)!.playlist));
+    const playlist = lowLatencyPlaylist(
+      window,
+      (uri) => kept?.get(uri) ?? (pending?.segmentUri === uri ? pending.parts : undefined),
+      pending,
+      nextSegmentUri,
+      { segmentSeconds: this.opts.window.segmentSeconds, partSeconds: ll.partSeconds },
+      reports,
+    );
+    const text = writeMediaPlaylist(playlist);
+    if (this.#lowLatency.get(rendition)?.text === text) return;
+    const file = `${rendition}/index.m3u8`;
+    if (!(await publishLivePlaylist(this.opts.redis, this.opts.assetId, file, text, this.opts.owner)))
+      this.#fenceOff();
+    this.#lowLatency.set(rendition, { text, playlist });
+  }
+
   /** One rendition's publishing, one at a time and in order (and `live.json` on a lane of its own). */
   #serial(lane: string, work: () => Promise<void>): Promise<void> {
     const next = (this.#chains.get(lane) ?? Promise.resolve()).then(work).catch((err: unknown) => {
@@ -330,12 +420,16 @@ export class LiveOutput {
       const window = timeline.window(rendition, this.#ended, this.opts.window);
       if (!window) return;
       const text = writeMediaPlaylist(window);
+      // With LL-HLS, origins get the window with its parts (below); storage the window alone.
+      const lowLatency = this.opts.lowLatency !== undefined && !this.#ended;
+      if (lowLatency) this.#windows.set(rendition, window);
       if (this.#published.get(rendition) !== text) {
-        await this.#put(`${rendition}/index.m3u8`, text);
+        await this.#put(`${rendition}/index.m3u8`, text, !lowLatency);
         this.#published.set(rendition, text);
         this.#lastListed.set(rendition, listed.at(-1)!.name);
         this.hooks.published?.(`${rendition}/index.m3u8`, text);
       }
+      if (lowLatency) await this.#publishLowLatency(rendition);
       await this.#publishMaster();
       this.#announce();
     });
@@ -374,11 +468,14 @@ export class LiveOutput {
     await this.opts.storage.putBytes(`${this.prefix}/${file}`, text, { contentType });
   }
 
-  async #put(file: string, text: string): Promise<void> {
+  /** A live playlist to storage and (unless `toRedis` is false: its LL-HLS form goes there) Redis. */
+  async #put(file: string, text: string, toRedis = true): Promise<void> {
     await this.#checkOwner();
     const [, published] = await Promise.all([
       this.opts.storage.putBytes(`${this.prefix}/${file}`, text, { contentType: PLAYLIST_TYPE }),
-      publishLivePlaylist(this.opts.redis, this.opts.assetId, file, text, this.opts.owner),
+      toRedis
+        ? publishLivePlaylist(this.opts.redis, this.opts.assetId, file, text, this.opts.owner)
+        : Promise.resolve(true),
     ]);
     if (!published) this.#fenceOff();
   }
@@ -403,4 +500,10 @@ class Fenced extends Error {
   constructor() {
     super('the live output is fenced: another worker may own the stream');
   }
+}
+
+/** The URI of the segment after `uri` in the same period (`<period>/seg_00012.m4s` → `…/seg_00013.m4s`). */
+function nextSegmentUri(uri: string): string | undefined {
+  const match = /^(.+\/)seg_(\d+)\.m4s$/.exec(uri);
+  return match ? `${match[1]}${segmentFile(Number(match[2]) + 1)}` : undefined;
 }

@@ -11,11 +11,20 @@ import { markersOf } from '../automated/interactions.ts';
 import type { Schedule } from '../automated/schedule.ts';
 import { parseSessionScopeId, sessionView } from '../automated/sessions.ts';
 import { findEventByWebinarId, interactionsOf, scheduleOf } from '../db/events.ts';
-import { readLivePlaylist } from '../live/live-playlists.ts';
+import {
+  blockingVerdict,
+  parseBlockingRequest,
+  playlistEdge,
+  type BlockingRequest,
+  type PlaylistEdge,
+} from '../../pipelines/ll-hls-blocking.ts';
+import { PART_FILE, readLivePart, readLivePlaylist, watchLiveChanges } from '../live/live-playlists.ts';
 import { revisionPrefix } from '../media/layout.ts';
 import { LIVE_REVISION } from '../media/live-output.ts';
+import type { Metrics, OriginKind } from '../services/metrics.ts';
 import type { Storage } from '../storage/storage.ts';
 import { ByteLru, SingleFlight } from './object-cache.ts';
+import { HeldRequests, NoticedFlight, type HeldRequest } from './held-requests.ts';
 import { SessionPlaylists, type AiringSession } from './session-playlists.ts';
 import { checkToken, parseSignedPath, type TokenScope } from './tokens.ts';
 
@@ -27,6 +36,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.webp': 'image/webp',
   '.vtt': 'text/vtt; charset=utf-8',
 };
+/** Body bytes of each answer, for the bytes counter (headers given to writeHead are not readable back). */
+const sentBytes = new WeakMap<ServerResponse, number>();
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const CORS = {
   'Access-Control-Allow-Origin': '*',
@@ -43,6 +54,19 @@ const REVALIDATE_MS = 200;
 const ENTRY_OVERHEAD_BYTES = 512;
 /** Live playlists kept from Redis: master and renditions of every event live at once. */
 const MAX_LIVE_PLAYLISTS = 1000;
+/**
+ * An LL-HLS part asked for before it is published (a player following the preload hint) is held
+ * this long, about three part targets, then answered 404 (not cached: it may still come).
+ */
+const PART_WAIT_MS = 3000;
+/** Requests held at once by one origin process (blocking playlist reloads and awaited parts). */
+const MAX_HELD_REQUESTS = 20_000;
+/** A blocking reload is held up to three target durations (RFC 8216bis 6.2.5.2); this one if none is given. */
+const DEFAULT_TARGET_DURATION_SECONDS = 6;
+/** A blocking reload's URL names the playlist version it wants: any copy of it stays right. */
+const BLOCKING_CACHE = 'public, max-age=6';
+/** How long a request waits for the change subscription to start before Redis counts as unavailable. */
+const WATCH_START_MS = 1000;
 
 export interface OriginOptions {
   db: Db;
@@ -55,8 +79,30 @@ export interface OriginOptions {
   secret: string;
   /** Memory for hot objects (segments, init, playlists, images). */
   cacheBytes: number;
+  /** Requests, bytes, latency and cache lookups are counted here when given. */
+  metrics?: Metrics | undefined;
+  /** Requests held at once (blocking playlist reloads, parts not published yet); beyond, 503. */
+  maxHeldRequests?: number | undefined;
   now?: () => number;
 }
+
+/** The origin's request handler, with what its owner needs besides. */
+export interface OriginHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** Requests held right now, waiting for a live playlist or part to change. */
+  held(): number;
+  /** Ends the change subscription; requests still held are answered 503. */
+  close(): Promise<void>;
+}
+
+const KINDS: Record<string, OriginKind> = {
+  '.m3u8': 'playlist',
+  '.m4s': 'segment',
+  '.mp4': 'init',
+  '.jpg': 'image',
+  '.webp': 'image',
+  '.vtt': 'image',
+};
 
 interface Resolved {
   /** Set for a session of an automated webinar (scope id `<webinarId>.<start>`). */
@@ -112,9 +158,31 @@ function opened(stream: Readable): Promise<void> {
   });
 }
 
-/** A strong validator for a text with no storage metadata (a live playlist from Redis). */
-function textEtag(text: string): string {
-  return `"${crypto.createHash('sha1').update(text).digest('base64url').slice(0, 22)}"`;
+/** A strong validator for bytes with no storage metadata (a live playlist or part from Redis). */
+function contentEtag(content: string | Buffer): string {
+  return `"${crypto.createHash('sha1').update(content).digest('base64url').slice(0, 22)}"`;
+}
+
+const INVALID_BLOCKING_REQUEST =
+  '_HLS_msn and _HLS_part take a whole number without sign or leading zero, and _HLS_part comes only with _HLS_msn';
+
+/** The blocking reload directives of a request's query (RFC 8216bis 6.2.5.2). */
+function blockingRequestOf(url: string | undefined): BlockingRequest {
+  const q = url?.indexOf('?') ?? -1;
+  return q < 0 ? 'none' : parseBlockingRequest(new URLSearchParams(url!.slice(q + 1)));
+}
+
+/** What a blocking reload is judged by, read once per copy of a playlist. */
+interface PlaylistFacts {
+  readonly edge: PlaylistEdge;
+  /** Three target durations (RFC 8216bis 6.2.5.2): how long a request for what comes next is held. */
+  readonly holdMs: number;
+}
+
+function playlistFacts(text: string): PlaylistFacts {
+  const target = /^#EXT-X-TARGETDURATION:(\d{1,4})\s*$/m.exec(text);
+  const seconds = (target && Number(target[1])) || DEFAULT_TARGET_DURATION_SECONDS;
+  return { edge: playlistEdge(text), holdMs: 3 * seconds * 1000 };
 }
 
 /**
@@ -125,14 +193,25 @@ function textEtag(text: string): string {
  * Every byte comes from `Storage` (local disk or S3), and a live event's playlists from Redis, so
  * any number of origins can serve the same events without a shared disk.
  */
-export function createOriginHandler(opts: OriginOptions) {
+export function createOriginHandler(opts: OriginOptions): OriginHandler {
   const now = opts.now ?? (() => Date.now());
   const scopes = new Map<string, { at: number; value: Resolved | 'expired' | 'missing' }>();
   const cache = new ByteLru<ObjectCopy>(opts.cacheBytes);
   const loading = new SingleFlight<ObjectCopy | undefined>();
-  /** Live playlists from Redis, by `<assetId>/<file>`: a few per live event, each kept REVALIDATE_MS. */
+  /**
+   * Live playlists from Redis, by `<assetId>/<file>`: a few per live event, each kept REVALIDATE_MS,
+   * or until a change notice for it (once the origin watches them: see `watch`).
+   */
   const live = new Map<string, { at: number; copy: ObjectCopy | undefined }>();
-  const loadingLive = new SingleFlight<ObjectCopy | undefined>();
+  /** Reads of live playlists and parts from Redis in flight, by `<assetId>/<file>`. */
+  const loadingLive = new NoticedFlight<ObjectCopy | undefined>();
+  /** Blocking-reload facts of live playlist copies, computed once per copy. */
+  const facts = new WeakMap<ObjectCopy, PlaylistFacts>();
+  const heldRequests = new HeldRequests(opts.maxHeldRequests ?? MAX_HELD_REQUESTS);
+  /** The change subscription: started by the first request that has to wait (then kept). */
+  let watching: Promise<boolean> | undefined;
+  let unwatch: (() => Promise<void>) | undefined;
+  let closed = false;
   const sessions = new SessionPlaylists(opts.storage);
 
   /** What every session of one automated webinar shares, looked up once a second (not per session). */
@@ -217,6 +296,7 @@ export function createOriginHandler(opts: OriginOptions) {
       cached !== undefined &&
       ((!cached.volatile && !volatile) ||
         (cached.volatile === volatile && now() - cached.checkedAt < REVALIDATE_MS));
+    opts.metrics?.originCache.inc({ result: fresh ? 'hit' : 'miss' });
     if (fresh) return cached;
     return loading.run(key, () => fetchObject(key, cached, volatile));
   }
@@ -226,6 +306,7 @@ export function createOriginHandler(opts: OriginOptions) {
     cached: ObjectCopy | undefined,
     volatile: boolean,
   ): Promise<ObjectCopy | undefined> {
+    opts.metrics?.storageReads.inc({ op: 'stat' });
     const stat = await opts.storage.stat(key);
     if (!stat) {
       cache.delete(key);
@@ -236,6 +317,7 @@ export function createOriginHandler(opts: OriginOptions) {
       cached.volatile = volatile;
       return cached;
     }
+    if (stat.size <= MAX_CACHED_OBJECT) opts.metrics?.storageReads.inc({ op: 'read' });
     const body = stat.size <= MAX_CACHED_OBJECT ? await opts.storage.readBytes(key) : undefined;
     // Removed between the two calls (a revision being deleted): as if it had never been there.
     if (stat.size <= MAX_CACHED_OBJECT && !body) return undefined;
@@ -251,36 +333,214 @@ export function createOriginHandler(opts: OriginOptions) {
     return copy;
   }
 
-  /** A live playlist as the live job last published it to Redis; undefined when Redis has none. */
+  /**
+   * A live playlist as the live job last published it to Redis; undefined when Redis has none.
+   * Concurrent reads share one Redis read, unless a change notice came while it ran: a request
+   * woken by that notice must see the change, so it reads again (and the overtaken read is not kept).
+   */
   async function loadLive(redis: Redis, assetId: string, rel: string): Promise<ObjectCopy | undefined> {
     const key = `${assetId}/${rel}`;
     const cached = live.get(key);
     if (cached && now() - cached.at < REVALIDATE_MS) return cached.copy;
-    return loadingLive.run(key, async () => {
+    return loadingLive.run(key, async (fresh) => {
       const text = await readLivePlaylist(redis, assetId, rel);
       const body = text === undefined ? undefined : Buffer.from(text);
       const copy: ObjectCopy | undefined = body && {
         body,
         size: body.length,
-        etag: textEtag(text!),
+        etag: contentEtag(body),
         lastModified: undefined,
         volatile: true,
         checkedAt: now(),
       };
-      live.delete(key);
-      if (live.size >= MAX_LIVE_PLAYLISTS) live.delete(live.keys().next().value!);
-      live.set(key, { at: now(), copy });
+      if (fresh()) {
+        live.delete(key);
+        if (live.size >= MAX_LIVE_PLAYLISTS) live.delete(live.keys().next().value!);
+        live.set(key, { at: now(), copy });
+      }
       return copy;
     });
   }
 
-  function end(res: ServerResponse, status: number, text?: string): void {
+  /** A change notice: the live playlist or part `file` (`<assetId>/<file>`) was just published. */
+  function changed(file: string): void {
+    live.delete(file);
+    loadingLive.changed(file);
+    heldRequests.changed(file);
+  }
+
+  /**
+   * Starts the one change subscription of this origin, once, when a request first has to wait for
+   * a change; true once it runs. While it does, every notice also drops the playlist's copy kept
+   * here (`changed`), so a woken request never reads a copy older than its notice. Not started
+   * before that: nothing waits, and the 200 ms copies are all plain requests need.
+   */
+  function watch(redis: Redis): Promise<boolean> {
+    if (closed) return Promise.resolve(false);
+    watching ??= watchLiveChanges(
+      redis,
+      (assetId, file) => changed(`${assetId}/${file}`),
+      // Back after an outage: what changed meanwhile was not announced; everything may have.
+      () => {
+        live.clear();
+        loadingLive.changedAll();
+        heldRequests.changedAll();
+      },
+    ).then(
+      (stop) => {
+        if (closed) {
+          void stop();
+          return false;
+        }
+        unwatch = stop;
+        // Copies read before the subscription may predate a change it will never announce.
+        live.clear();
+        loadingLive.changedAll();
+        return true;
+      },
+      () => {
+        // Redis refused or dropped the subscription: the next request that has to wait tries again.
+        watching = undefined;
+        return false;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>(
+      (resolve) => (timer = setTimeout(() => resolve(false), WATCH_START_MS)),
+    );
+    return Promise.race([watching, late]).finally(() => clearTimeout(timer));
+  }
+
+  /** Facts of a live playlist copy for blocking reloads (a copy without bytes: none to wait for). */
+  function factsOf(copy: ObjectCopy): PlaylistFacts {
+    let known = facts.get(copy);
+    if (!known) {
+      known = copy.body
+        ? playlistFacts(copy.body.toString('utf8'))
+        : { edge: { lastMsn: 0, pendingParts: 0, ended: true }, holdMs: 0 };
+      facts.set(copy, known);
+    }
+    return known;
+  }
+
+  /**
+   * A blocking playlist reload (RFC 8216bis 6.2.5.2): the playlist once it holds segment `msn` (or
+   * part `part` of it), held until a change notice brings it, at most three target durations (then
+   * 503). 400 for a request more than two segments ahead. Undefined: answered here, or the client
+   * went away while held.
+   */
+  async function blockingPlaylist(
+    res: ServerResponse,
+    redis: Redis | undefined,
+    assetId: string,
+    rel: string,
+    key: string,
+    want: { msn: number; part: number | undefined },
+  ): Promise<ObjectCopy | undefined> {
+    const read = async () => (redis && (await loadLive(redis, assetId, rel))) ?? (await load(key, true));
+    let copy = await read();
+    let held: HeldRequest | undefined;
+    let deadline: number | undefined;
+    try {
+      for (;;) {
+        if (!copy) return void end(res, 404);
+        const { edge, holdMs } = factsOf(copy);
+        const verdict = blockingVerdict(edge, want);
+        if (verdict === 'ready') return copy;
+        if (verdict === 'too-far') {
+          const text = `_HLS_msn=${want.msn} is more than two segments after the last one listed (${edge.lastMsn})`;
+          return void end(res, 400, text);
+        }
+        deadline ??= Date.now() + holdMs;
+        if (!held) {
+          // Without change notices there is nothing to wait with: try again in a moment.
+          if (!redis || !(await watch(redis))) return void unavailable(res);
+          held = heldRequests.hold(`${assetId}/${rel}`, res);
+          if (!held) return void unavailable(res);
+          // A change between the read above and now was not seen by this request: read again
+          // (from memory, unless a notice dropped the copy).
+          copy = await read();
+          continue;
+        }
+        const wake = await held.next(deadline - Date.now());
+        if (wake === 'gone') return undefined;
+        if (wake === 'closed') return void unavailable(res);
+        if (wake === 'timeout') return void end(res, 503, 'the playlist did not get there in time');
+        copy = await read();
+      }
+    } finally {
+      held?.release();
+    }
+  }
+
+  /** An LL-HLS part as published to Redis (kept here once read: it never changes). */
+  async function loadPart(redis: Redis, assetId: string, rel: string, key: string) {
+    const cached = cache.get(key);
+    opts.metrics?.originCache.inc({ result: cached ? 'hit' : 'miss' });
+    if (cached) return cached;
+    // A part found is the part for good; one not found is not remembered.
+    return loadingLive.run(`${assetId}/${rel}`, async () => {
+      const body = await readLivePart(redis, assetId, rel);
+      if (!body) return undefined;
+      const copy: ObjectCopy = {
+        body,
+        size: body.length,
+        etag: contentEtag(body),
+        lastModified: undefined,
+        volatile: false,
+        checkedAt: now(),
+      };
+      cache.set(key, copy, body.length + ENTRY_OVERHEAD_BYTES);
+      return copy;
+    });
+  }
+
+  /**
+   * A part of a live event (never from storage: parts live only in Redis). One not published yet
+   * (a player following the preload hint) is held until its change notice, at most PART_WAIT_MS,
+   * then 404. Undefined: answered here, or the client went away while held.
+   */
+  async function livePart(
+    res: ServerResponse,
+    redis: Redis,
+    assetId: string,
+    rel: string,
+    key: string,
+  ): Promise<ObjectCopy | undefined> {
+    const copy = await loadPart(redis, assetId, rel, key);
+    if (copy) return copy;
+    if (!(await watch(redis))) return void unavailable(res);
+    const held = heldRequests.hold(`${assetId}/${rel}`, res);
+    if (!held) return void unavailable(res);
+    const deadline = Date.now() + PART_WAIT_MS;
+    try {
+      for (;;) {
+        // Read again once held: the part may have come between the first read and the hold.
+        const part = await loadPart(redis, assetId, rel, key);
+        if (part) return part;
+        const wake = await held.next(deadline - Date.now());
+        if (wake === 'gone') return undefined;
+        if (wake === 'timeout') return void end(res, 404);
+        if (wake === 'closed') return void unavailable(res);
+      }
+    } finally {
+      held.release();
+    }
+  }
+
+  function end(res: ServerResponse, status: number, text?: string, headers?: Record<string, string>): void {
     res.writeHead(status, {
       ...CORS,
       'Cache-Control': 'no-store',
       ...(text ? { 'Content-Type': 'text/plain' } : {}),
+      ...headers,
     });
     res.end(text);
+  }
+
+  /** Busy or cut off from Redis for a moment: the player (or the edge) asks again. */
+  function unavailable(res: ServerResponse): void {
+    end(res, 503, undefined, { 'Retry-After': '1' });
   }
 
   /**
@@ -315,6 +575,7 @@ export function createOriginHandler(opts: OriginOptions) {
         return true;
       }
       res.writeHead(200, { ...headers, 'Content-Length': answer.body.length });
+      sentBytes.set(res, answer.body.length);
       res.end(req.method === 'HEAD' ? undefined : answer.body);
       return true;
     }
@@ -367,17 +628,33 @@ export function createOriginHandler(opts: OriginOptions) {
     }
     // A growing playlist changes every segment; everything else at a revisioned URL never does.
     const volatile = resolved.growing && ext === '.m3u8';
+    const isLive = resolved.growing && revision === LIVE_REVISION;
     // While live, the live job publishes its playlists to Redis first; storage is the fallback (Redis
     // reconnecting: no waiting in ioredis's offline queue with a viewer on the line).
-    const redis =
-      volatile && revision === LIVE_REVISION && opts.redis?.status === 'ready' ? opts.redis : undefined;
-    const file = (redis && (await loadLive(redis, resolved.asset.id, rel))) ?? (await load(key, volatile));
-    if (!file) return end(res, 404);
+    const redis = isLive && opts.redis?.status === 'ready' ? opts.redis : undefined;
+    // Only a live media playlist blocks (RFC 8216bis 6.2.5.2); `_HLS_skip` is ignored (no CAN-SKIP-UNTIL).
+    const blocking = isLive && ext === '.m3u8' && parts.length > 1 ? blockingRequestOf(req.url) : 'none';
+    if (blocking === 'invalid') return end(res, 400, INVALID_BLOCKING_REQUEST);
+    let file: ObjectCopy | undefined;
+    if (isLive && ext === '.m4s' && PART_FILE.test(parts.at(-1)!)) {
+      // LL-HLS parts are only ever in Redis.
+      if (!redis) return unavailable(res);
+      file = await livePart(res, redis, resolved.asset.id, rel, key);
+    } else if (blocking !== 'none') {
+      file = await blockingPlaylist(res, redis, resolved.asset.id, rel, key, blocking);
+    } else {
+      const fromRedis = redis && volatile ? await loadLive(redis, resolved.asset.id, rel) : undefined;
+      file = fromRedis ?? (await load(key, volatile));
+      if (!file) return end(res, 404);
+    }
+    // Answered already (refused, missing, timed out), or the client went away while held.
+    if (!file) return;
+    const cacheControl = blocking !== 'none' ? BLOCKING_CACHE : volatile ? 'public, max-age=1' : IMMUTABLE;
 
     const headers: Record<string, string | number> = {
       ...CORS,
       'Content-Type': type,
-      'Cache-Control': volatile ? 'public, max-age=1' : IMMUTABLE,
+      'Cache-Control': cacheControl,
       ETag: file.etag,
       ...(file.lastModified ? { 'Last-Modified': file.lastModified } : {}),
       'Accept-Ranges': 'bytes',
@@ -413,6 +690,7 @@ export function createOriginHandler(opts: OriginOptions) {
       res.writeHead(status, headers);
       return void res.end();
     }
+    sentBytes.set(res, last - start + 1);
     if (file.body) {
       res.writeHead(status, headers);
       return void res.end(range ? file.body.subarray(start, last + 1) : file.body);
@@ -424,10 +702,35 @@ export function createOriginHandler(opts: OriginOptions) {
     await pipeline(stream, res);
   }
 
-  return (req: IncomingMessage, res: ServerResponse) => {
+  /** Counts the request once its answer is sent (or cut). */
+  function measure(req: IncomingMessage, res: ServerResponse, metrics: Metrics): void {
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      const [pathname, query] = (req.url ?? '').split('?');
+      const ext = path.posix.extname(pathname!);
+      const kind = ext === '.m3u8' && query?.includes('_HLS_msn=') ? 'blocking' : (KINDS[ext] ?? 'other');
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.originRequests.inc({ kind, status: String(res.statusCode) });
+      metrics.originSeconds.observe({ kind }, seconds);
+      const length = sentBytes.get(res);
+      if (req.method === 'GET' && res.writableFinished && length) metrics.originBytes.inc({ kind }, length);
+    });
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (opts.metrics) measure(req, res, opts.metrics);
     handle(req, res).catch(() => {
       if (!res.headersSent) end(res, 500);
       else res.destroy();
     });
   };
+  return Object.assign(handler, {
+    held: () => heldRequests.count,
+    async close() {
+      closed = true;
+      heldRequests.closeAll();
+      await unwatch?.();
+      unwatch = undefined;
+    },
+  });
 }

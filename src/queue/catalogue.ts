@@ -85,6 +85,20 @@ export const jobCatalogue = {
     }),
     options: MAIL_OPTIONS,
   },
+  /** Team mails: an invitation to join an account, or a password-reset link (signed by the worker). */
+  'send-team-mail': {
+    queue: 'email',
+    payload: z.object({
+      kind: z.enum(['invitation', 'password-reset']),
+      /** The invitation id, or the user id of a reset. */
+      id: z.string().min(1),
+      /** When the reset link stops working (ms since the epoch); invitations carry their own. */
+      expiresMs: z.number().int().optional(),
+      /** Public base URL for links, from configuration (PUBLIC_URL or the server's own address). */
+      baseUrl: z.string().min(1),
+    }),
+    options: MAIL_OPTIONS,
+  },
   'deliver-webhook': {
     queue: 'webhooks',
     payload: z.object({

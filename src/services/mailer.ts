@@ -5,8 +5,8 @@ export interface OutgoingMail {
   subject: string;
   text: string;
   html: string;
-  /** RFC 8058 one-click unsubscribe (HTTPS in production). */
-  unsubscribeUrl: string;
+  /** RFC 8058 one-click unsubscribe (HTTPS in production); none for account mails (invitations, resets). */
+  unsubscribeUrl?: string;
   invite?: string;
 }
 
@@ -32,10 +32,14 @@ export class Mailer {
       subject: mail.subject,
       text: mail.text,
       html: mail.html,
-      headers: {
-        'List-Unsubscribe': `<${mail.unsubscribeUrl}>`,
-        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-      },
+      ...(mail.unsubscribeUrl
+        ? {
+            headers: {
+              'List-Unsubscribe': `<${mail.unsubscribeUrl}>`,
+              'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+            },
+          }
+        : {}),
       ...(mail.invite
         ? { icalEvent: { filename: 'invite.ics', method: 'PUBLISH', content: mail.invite } }
         : {}),

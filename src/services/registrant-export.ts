@@ -85,6 +85,9 @@ export async function registrantData(db: Db, event: EventRow, registrantId: stri
         marketingConsent: me.marketing_consent === 1,
         restrictedAt: me.restricted_at,
         registeredAt: me.created_at,
+        // What the browser told us at registration: the language and time zone of their emails.
+        language: me.language,
+        timeZone: me.time_zone,
       },
       consents: consents.map((c) => ({
         purpose: c.purpose,

@@ -36,3 +36,13 @@ export function loadSecret(configured: string | undefined, dataDir: string, shar
 export function sharesDatabase(config: { readonly databaseUrl?: string | undefined }): boolean {
   return /^postgres(ql)?:/.test(config.databaseUrl ?? '');
 }
+
+/**
+ * The operator's key, derived from the server secret (HKDF-SHA256, its own label): it opens what
+ * shows the whole deployment (Prometheus `/metrics`, the queue dashboard `/admin/queues`) and
+ * nothing of any account. `onair operator-key` prints it; every api process derives the same one.
+ */
+export function operatorKey(serverSecret: string): string {
+  const key = crypto.hkdfSync('sha256', serverSecret, Buffer.alloc(0), 'onair operator v1', 32);
+  return `onair_op_${Buffer.from(key).toString('base64url')}`;
+}

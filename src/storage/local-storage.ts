@@ -137,6 +137,22 @@ export class LocalStorage implements Storage {
     }
   }
 
+  async sizes(prefix: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const key of await this.list(prefix)) {
+      // A file listed and gone before its stat (a temporary upload renamed) is not there.
+      const size = await fsp.stat(this.pathOf(key)).then(
+        (s) => s.size,
+        (err: unknown) => {
+          if (isMissing(err)) return undefined;
+          throw err;
+        },
+      );
+      if (size !== undefined) out.set(key, size);
+    }
+    return out;
+  }
+
   async deletePrefix(prefix: string): Promise<void> {
     await fsp.rm(this.pathOf(prefix), { recursive: true, force: true });
   }

@@ -289,6 +289,10 @@ export class S3Storage implements Storage {
 
   /** Bucket keys under `folder`, page by page. */
   private async *listPages(folder: string): AsyncGenerator<string[]> {
+    for await (const page of this.listSizedPages(folder)) yield page.map(([key]) => key);
+  }
+
+  private async *listSizedPages(folder: string): AsyncGenerator<[string, number][]> {
     let token: string | undefined;
     do {
       const page = await this.client.send(
@@ -299,7 +303,7 @@ export class S3Storage implements Storage {
           MaxKeys: this.pageSize,
         }),
       );
-      yield (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+      yield (page.Contents ?? []).flatMap((o): [string, number][] => (o.Key ? [[o.Key, o.Size ?? 0]] : []));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }
@@ -311,6 +315,13 @@ export class S3Storage implements Storage {
       for (const key of page) keys.push(key.slice(this.root.length));
     }
     return keys.sort();
+  }
+
+  async sizes(prefix: string): Promise<Map<string, number>> {
+    const out: [string, number][] = [];
+    for await (const page of this.listSizedPages(this.folderKey(prefix)))
+      for (const [key, size] of page) out.push([key.slice(this.root.length), size]);
+    return new Map(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
   async deletePrefix(prefix: string): Promise<void> {

@@ -44,6 +44,8 @@ export interface Storage {
   stat(key: string): Promise<StoredObject | undefined>;
   /** Every key under `prefix` (a folder: `prefix/...`), sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Every key under `prefix` with its size in bytes: one listing on S3 (no call per object). */
+  sizes(prefix: string): Promise<Map<string, number>>;
   /** Removes every object under `prefix` (a folder), or the object `prefix` itself. */
   deletePrefix(prefix: string): Promise<void>;
   /**

@@ -122,17 +122,24 @@ export async function run(): Promise<void> {
       ),
     );
 
-    // onair behind its own edge config (infra/nginx/onair-edge.conf): token checked by nginx's
+    // onair behind its own edge (infra/nginx/run-edge.sh): token checked by nginx's
     // secure_link, cache keyed without the token. This is how a large event is meant to be served.
     const edgePort = await freePort();
     const secret = fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8').trim();
-    const edgeServer = fs
-      .readFileSync(path.join(root, 'infra/nginx/onair-edge.conf'), 'utf8')
-      .replace('/var/cache/nginx/onair', path.join(work, 'edge-cache'))
-      .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${port};`)
-      .replace('listen 8088;', `listen 127.0.0.1:${edgePort} backlog=4096;`)
-      .replace('CHANGE-ME-to-the-edge-key', playbackKey(secret));
-    children.push(startNginx(work, 'edge', edgeServer));
+    children.push(
+      spawn(
+        path.join(root, 'infra/nginx/run-edge.sh'),
+        [
+          '--port',
+          `127.0.0.1:${edgePort}`,
+          '--origin',
+          `127.0.0.1:${port}`,
+          '--dir',
+          path.join(work, 'edge'),
+        ],
+        { env: { ...process.env, ONAIR_EDGE_KEY: playbackKey(secret) }, stdio: 'inherit' },
+      ),
+    );
     await new Promise((r) => setTimeout(r, 500));
     const viaEdge = (url: string) => url.replace(client.baseUrl, `http://127.0.0.1:${edgePort}`);
     // The edge refuses a bad token by itself.

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
 import { makeSource } from '../helpers/media.ts';
+import { claimAsOwner, screenshot, seriousViolations } from '../helpers/pages.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -24,11 +25,16 @@ describe('the marketer admin page', () => {
     const file = await makeSource(path.join(work, 'talk.mp4'), { width: 640, height: 360, seconds: 4 });
     const { browser, close } = await launchChromium();
     try {
-      const page = await browser.newPage();
+      const page = await (await browser.newContext()).newPage();
       await page.goto(`${server.url}/admin`);
-      await page.waitForSelector('#message:has-text("API key")');
-      await page.fill('#key', server.apiKey);
-      await page.click('#key-form button');
+      // First start: the owner makes their sign-in with the API key onair printed.
+      await claimAsOwner(page, {
+        name: 'Olga',
+        email: 'owner@example.com',
+        password: 'a long enough password',
+        apiKey: server.apiKey,
+      });
+      await page.waitForSelector('#whoami:has-text("owner")');
       await page.fill('#title', 'Quarterly <b>update</b>');
       await page.setInputFiles('#file', file);
       await page.click('#upload-form button');
@@ -44,6 +50,36 @@ describe('the marketer admin page', () => {
       await page.waitForSelector('#message:has-text("Webinar created")');
       await page.waitForSelector('#events tr:has-text("Pricing deep-dive")');
       expect(await page.textContent('#events tr td:nth-child(2)')).toMatch(/^\d{3}-\d{3}-\d{3}$/);
+
+      // Drag and drop: the file dropped on the library uploads at once, titled after its name.
+      await page.fill('#title', '');
+      const data = fs.readFileSync(file).toString('base64');
+      await page.evaluate((base64) => {
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], 'board_meeting-2026.mp4', { type: 'video/mp4' }));
+        const zone = document.querySelector('#library')!;
+        zone.dispatchEvent(
+          new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }),
+        );
+        zone.dispatchEvent(
+          new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }),
+        );
+      }, data);
+      await page.waitForSelector('#message:has-text("board meeting 2026")');
+      await page.waitForSelector('#assets tr:has-text("board meeting 2026")');
+
+      // The recording's page: what it was, the ladder it became, its poster and storyboard.
+      await page.click('#assets a:text-is("Quarterly <b>update</b>")');
+      await page.waitForSelector('#renditions tr:has-text("360p")');
+      expect(await page.textContent('#asset-title')).toBe('Quarterly <b>update</b>');
+      expect(await page.textContent('#asset-facts')).toContain('640×360');
+      await page.waitForSelector('#storyboard .still');
+      await page.waitForFunction(
+        () => document.querySelector<HTMLImageElement>('#asset-poster')!.naturalWidth > 0,
+      );
+      expect(await seriousViolations(page)).toEqual([]);
+      await screenshot(page, 'admin-asset');
     } finally {
       await close();
     }

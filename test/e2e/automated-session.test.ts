@@ -85,8 +85,27 @@ describe('a viewer joins an automated session late', () => {
       console.info(`joined at ${joinedAt!.toFixed(1)} s, session clock ${expected.toFixed(1)} s`);
 
       // The CTA appears when the picture reaches 40 s (checked every 100 ms).
-      await page.waitForSelector('.onair-cta', { timeout: 30_000, state: 'attached' });
-      const shownAt = (await position())!;
+      // Read the playhead in the page the moment the CTA is attached, not after a round trip
+      // to the test process (which, on a loaded machine, can take most of a second).
+      const shownAt = await page.evaluate(
+        ({ start, timeoutMs }) =>
+          new Promise<number>((resolve, reject) => {
+            const at = () => {
+              const p = (window as unknown as { onairPlayer?: { hls?: { playingDate: Date | null } } })
+                .onairPlayer;
+              return ((p?.hls?.playingDate?.getTime() ?? NaN) - start) / 1000;
+            };
+            if (document.querySelector('.onair-cta')) return resolve(at());
+            const observer = new MutationObserver(() => {
+              if (!document.querySelector('.onair-cta')) return;
+              observer.disconnect();
+              resolve(at());
+            });
+            observer.observe(document.body, { childList: true, subtree: true });
+            setTimeout(() => reject(new Error('no CTA within the timeout')), timeoutMs);
+          }),
+        { start: startMs, timeoutMs: 30_000 },
+      );
       expect(Math.abs(shownAt - 40)).toBeLessThan(1);
       console.info(`CTA shown at ${shownAt.toFixed(2)} s (due at 40 s)`);
       expect(await page.textContent('.onair-cta')).toContain('Start your trial');

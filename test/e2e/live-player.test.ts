@@ -24,6 +24,9 @@ interface PageState {
   duration: number;
   marker: unknown;
   paused: boolean;
+  /** Parts hls.js knows of in the playing level (LL-HLS), and its target latency. */
+  parts: number;
+  targetLatency: number | null;
 }
 
 describe('a viewer watches a live webinar', () => {
@@ -41,6 +44,7 @@ describe('a viewer watches a live webinar', () => {
     const { browser, close } = await launchChromium();
     try {
       const page = await browser.newPage({ timezoneId: 'America/New_York', locale: 'en-US' });
+      page.on('pageerror', (e) => console.error('page error:', e.message));
       await page.goto(`${server.url}/w/${event.webinarId.replace(/-/g, '')}`);
       await page.waitForSelector('#waiting:not([hidden])');
       // The start time in the viewer's own zone, and a countdown.
@@ -55,7 +59,14 @@ describe('a viewer watches a live webinar', () => {
               onairPlayer?: {
                 engine: string;
                 video: HTMLVideoElement;
-                hls?: { latency: number } | undefined;
+                hls?:
+                  | {
+                      latency: number;
+                      targetLatency: number | null;
+                      currentLevel: number;
+                      levels: { details?: { partList: unknown[] | null } }[];
+                    }
+                  | undefined;
               };
               marker?: unknown;
             }
@@ -69,6 +80,8 @@ describe('a viewer watches a live webinar', () => {
             duration: p?.video.duration ?? 0,
             marker: (window as unknown as { marker?: unknown }).marker,
             paused: p?.video.paused ?? true,
+            parts: p?.hls?.levels[Math.max(0, p.hls.currentLevel)]?.details?.partList?.length ?? 0,
+            targetLatency: p?.hls?.targetLatency ?? null,
           } satisfies PageState;
         });
       const waitFor = async (what: string, ok: (s: PageState) => boolean, timeoutMs = 30_000) => {
@@ -91,6 +104,13 @@ describe('a viewer watches a live webinar', () => {
       // Near the live edge (the latency benchmark measures this properly).
       const settled = await waitFor('a latency estimate', (s) => s.latency !== null && s.latency > 0);
       expect(settled.latency!).toBeLessThan(8);
+      // Low-Latency HLS: hls.js reads the parts and aims at the playlist's PART-HOLD-BACK (1 s),
+      // plus up to one target duration (1 s) after a stall at start on a loaded machine.
+      expect(settled.parts).toBeGreaterThan(0);
+      expect(settled.targetLatency).toBeGreaterThanOrEqual(0.99);
+      expect(settled.targetLatency).toBeLessThanOrEqual(2.01);
+      const near = await waitFor('playback near the live edge', (s) => s.latency !== null && s.latency < 3);
+      console.info(`hls.js latency to the live edge: ${near.latency!.toFixed(2)} s`);
 
       // The encoder drops and comes back: the same player keeps going, no reload.
       await first.drop();

@@ -29,6 +29,7 @@ import { openStorage } from '../../src/storage/open-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { testDatabaseUrl } from './database.ts';
 import { databaseEnv, testEnv } from './server.ts';
+import { operatorKey } from '../../src/services/secret.ts';
 
 const READY = 'ONAIR_FUZZ_READY ';
 /** USER_HZ of /proc/<pid>/stat times (100 on Linux). */
@@ -83,6 +84,12 @@ export class FuzzServer {
   }
   get apiKey(): string {
     return this.#info!.apiKey;
+  }
+  /** The operator key (`onair operator-key`) of this server's secret. */
+  get operatorKey(): string {
+    const secret =
+      this.env.ONAIR_SECRET ?? fs.readFileSync(path.join(this.dataDir, 'secret.key'), 'utf8').trim();
+    return operatorKey(secret);
   }
   /** PostgreSQL, or undefined: SQLite in DATA_DIR. */
   get databaseUrl(): string | undefined {
@@ -308,9 +315,6 @@ export interface Snapshot {
  */
 const MEDIA_ROOTS = [SOURCES_ROOT, assetPrefix('-').split('/')[0]!];
 
-/** HEAD requests in flight at once when sizing objects on S3. */
-const STAT_CONCURRENCY = 16;
-
 /** A column value as text that is the same in every snapshot (dates, bigints, blobs included). */
 function stableValue(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
@@ -327,19 +331,6 @@ function stableRow(row: Record<string, unknown>): string {
       .sort()
       .map((column) => [column, stableValue(row[column])]),
   );
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /**
@@ -402,14 +393,9 @@ export class WriteWatch {
   }
 
   async #files(): Promise<Map<string, number>> {
-    const keys = (await Promise.all(MEDIA_ROOTS.map((root) => this.storage.list(root)))).flat().sort();
-    // A key listed and gone before its stat (a temporary upload file renamed) counts as size -1.
-    const sizes = await mapLimit(
-      keys,
-      STAT_CONCURRENCY,
-      async (key) => (await this.storage.stat(key))?.size ?? -1,
-    );
-    return new Map(keys.map((key, i) => [key, sizes[i]!]));
+    // One listing per root, sizes included (on S3 no HEAD per object: the fuzz snapshots often).
+    const maps = await Promise.all(MEDIA_ROOTS.map((root) => this.storage.sizes(root)));
+    return new Map(maps.flatMap((m) => [...m]).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,11 @@ export interface PublisherSpec {
   width?: number;
   height?: number;
   fps?: number;
-  /** Seconds between keyframes, as set in OBS. */
+  /**
+   * Seconds between keyframes, as set in OBS. Default 1 s, what the event page asks presenters
+   * for (the top rung is then copied); tests of what most presenters send use 250 / 30 (x264's
+   * default), or 2 (OBS's own recommendation).
+   */
   keyframeSeconds?: number;
   /** Stop by itself after this long (a clean stop: FCUnpublish + deleteStream). */
   seconds?: number;
@@ -48,7 +52,7 @@ function barcodeFilter(): string {
  * interval, AAC 48 kHz, FLV over RTMP, paced in real time (-re).
  */
 export function startPublisher(url: string, spec: PublisherSpec = {}): Publisher {
-  const { width = 1280, height = 720, fps = 30, keyframeSeconds = 2 } = spec;
+  const { width = 1280, height = 720, fps = 30, keyframeSeconds = 1 } = spec;
   const gop = String(Math.round(fps * keyframeSeconds));
   const video = `testsrc2=size=${width}x${height}:rate=${fps}${spec.clockBarcode ? `,${barcodeFilter()}` : ''}`;
   const args = ['-hide_banner', '-loglevel', 'error', '-y', ...(spec.realtime === false ? [] : ['-re'])];

@@ -33,6 +33,8 @@ export function testEnv(dataDir: string, env: Record<string, string> = {}): Node
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     X264_PRESET: 'ultrafast',
+    // One HTTP process (the default is one per core): tests that want a cluster ask for one.
+    HTTP_PROCESSES: '1',
     JOB_LOCK_MS: '3000',
     LOG_LEVEL: 'warn',
     REDIS_URL: '',

@@ -28,6 +28,7 @@ import {
   type ServerStorage,
 } from '../helpers/server.ts';
 import { startOnair, type OnairProcess } from '../helpers/onair-process.ts';
+import { Metrics } from '../../src/services/metrics.ts';
 
 let work: string;
 
@@ -158,6 +159,7 @@ describe('a transcode that takes its worker down every time', () => {
       fs.mkdirSync(scratchDir, { recursive: true });
       const account = await createAccount(db, 'test');
       const transcode = createTranscodeVodProcessor({
+        metrics: new Metrics('worker'),
         db,
         storage,
         scratchDir,

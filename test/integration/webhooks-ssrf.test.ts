@@ -16,6 +16,7 @@ import { HlsSink } from '../../src/media/hls-sink.ts';
 import { createDeliverWebhookProcessor } from '../../workers/deliver-webhook.ts';
 import { apiCall, until } from '../helpers/api.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { Metrics } from '../../src/services/metrics.ts';
 
 // A receiver on this machine: what an attacker would aim webhooks at (the API, redis, a
 // metadata service...). Every request it gets is recorded.
@@ -79,11 +80,11 @@ async function deliverThroughQueue(queues: JobQueues, webhookId: string, deliver
     `wh-${deliveryId}`,
   );
   const job = await until(`job ${deliveryId} to settle`, async () => {
+    // The state first, then the job: a job read before its state settled may still say attempt 0.
+    const state = await queues.queue('webhooks').getJobState(`wh-${deliveryId}`);
+    if (state !== 'completed' && state !== 'failed' && state !== 'delayed') return undefined;
     const j = await queues.queue('webhooks').getJob(`wh-${deliveryId}`);
-    const state = await j?.getState();
-    return state === 'completed' || state === 'failed' || state === 'delayed'
-      ? { job: j!, state }
-      : undefined;
+    return j ? { job: j, state } : undefined;
   });
   return { ...job, body };
 }
@@ -206,6 +207,7 @@ describe('webhooks are refused for non-public targets (default)', () => {
     const storage = new LocalStorage(path.join(env.server.dataDir, 'media'));
     const sink = await HlsSink.start(storage);
     const processJob = createDeliverWebhookProcessor({
+      metrics: new Metrics('worker'),
       db: env.db,
       storage,
       sink,

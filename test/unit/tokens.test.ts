@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -23,6 +23,7 @@ import { LocalStorage } from '../../src/storage/local-storage.ts';
 import { formatWebinarId, newId, newWebinarId, parseWebinarId } from '../../src/ids.ts';
 import { csvField, toCsv } from '../../src/services/csv.ts';
 import { dropOffCurve } from '../../src/services/analytics.ts';
+import { findNginx } from '../helpers/nginx.ts';
 
 const secret = 'test-secret-test-secret-test-secret';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -205,16 +206,6 @@ function rawStatus(port: number, target: string): Promise<number> {
   });
 }
 
-function hasNginx(): string | undefined {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/bin/nginx'])
-    if (fs.existsSync(candidate)) return candidate;
-  try {
-    return execFileSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 describe('hostile playback paths get a 4xx, from the origin and from the nginx edge', () => {
   let dir: string;
   let db: Db;
@@ -347,9 +338,9 @@ describe('hostile playback paths get a 4xx, from the origin and from the nginx e
     expect(await rawStatus(originPort, good(`${'x/'.repeat(20_000)}a.m3u8`))).toBe(431);
   });
 
-  const nginx = hasNginx();
+  const nginx = findNginx();
   it.skipIf(!nginx)(
-    'behind infra/nginx/onair-edge.conf run by nginx (skipped when nginx is not installed)',
+    'behind infra/nginx/onair-edge.conf run by run-edge.sh (skipped when nginx is not installed)',
     async () => {
       const work = path.join(dir, 'nginx');
       fs.mkdirSync(work);
@@ -359,45 +350,32 @@ describe('hostile playback paths get a 4xx, from the origin and from the nginx e
           probe.close(() => resolve(port));
         });
       });
-      const edge = conf
-        .replace('/var/cache/nginx/onair', path.join(work, 'cache'))
-        .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${originPort};`)
-        .replace('listen 8088;', `listen 127.0.0.1:${edgePort};`)
-        .replace('CHANGE-ME-to-the-edge-key', secret);
-      const t = path.join(work, 'tmp');
-      fs.writeFileSync(
-        path.join(work, 'nginx.conf'),
-        `${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-pid ${work}/nginx.pid;
-error_log ${work}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${t}b; proxy_temp_path ${t}p; fastcgi_temp_path ${t}f; uwsgi_temp_path ${t}u; scgi_temp_path ${t}s;
-  ${edge}
-}
-`,
-      );
+      // Rendered and started by the script operators run (the key from the environment only).
       const child: ChildProcess = spawn(
-        nginx!,
+        'bash',
         [
-          '-p',
+          path.join(root, 'infra/nginx/run-edge.sh'),
+          '--port',
+          `127.0.0.1:${edgePort}`,
+          '--origin',
+          `127.0.0.1:${originPort}`,
+          '--dir',
           work,
-          '-e',
-          path.join(work, 'error.log'),
-          '-c',
-          path.join(work, 'nginx.conf'),
-          '-g',
-          'daemon off;',
+          '--workers',
+          '1',
+          '--cache-size',
+          '100m',
         ],
-        { stdio: 'inherit' },
+        {
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, ONAIR_EDGE_KEY: secret, ONAIR_NGINX: nginx },
+        },
       );
       try {
         const deadline = Date.now() + 5000;
         for (;;) {
           if (child.exitCode !== null)
-            throw new Error(`nginx exited: ${fs.readFileSync(path.join(work, 'error.log'), 'utf8')}`);
+            throw new Error(`nginx exited with ${child.exitCode} (its errors are above)`);
           if (
             await rawStatus(edgePort, '/s/').then(
               () => true,

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildPosterArgs,
-  buildVodTranscodeArgs,
-  gopFrames,
-  hlsLadderOutputArgs,
-} from '../../pipelines/vod-args.ts';
+import { buildPosterArgs, buildVodTranscodeArgs, gopFrames } from '../../pipelines/vod-args.ts';
 import { DEFAULT_LADDER_POLICY, selectLadder } from '../../pipelines/vod-ladder.ts';
 
 const ladder = selectLadder(
@@ -109,26 +104,6 @@ describe('buildVodTranscodeArgs', () => {
       '-f',
       'image2',
       '/w/still_%05d.png',
-    ]);
-  });
-
-  it('keeps every live segment in the listing, under the URL the caller gives (a period folder)', () => {
-    expect(
-      hlsLadderOutputArgs({
-        rungNames: ['720p', '360p'],
-        audio: false,
-        segmentSeconds: 2,
-        url: 'http://127.0.0.1:40000/9c1d/%v/p0003',
-        mode: 'live',
-      }),
-    ).toEqual([
-      ...['-f', 'hls', '-hls_time', '2', '-hls_list_size', '0'],
-      ...['-hls_segment_type', 'fmp4', '-hls_flags', 'independent_segments'],
-      ...['-method', 'PUT', '-http_persistent', '1'],
-      ...['-hls_fmp4_init_filename', 'init.mp4'],
-      ...['-hls_segment_filename', 'http://127.0.0.1:40000/9c1d/%v/p0003/seg_%05d.m4s'],
-      ...['-var_stream_map', 'v:0,name:720p v:1,name:360p'],
-      'http://127.0.0.1:40000/9c1d/%v/p0003/index.m3u8',
     ]);
   });
 

@@ -1,0 +1,99 @@
+/**
+ * One webinar in the app (`/admin/events/<id>`): its links and IDs to copy, then a panel per
+ * concern, each a module of its own: the schedule (automated), the interactions timeline
+ * (automated and on demand), registrants and analytics. Presenters are sent back to /admin.
+ */
+import { mountAnalytics } from './admin-analytics.ts';
+import { mountRegistrants } from './admin-registrants.ts';
+import { mountSchedule } from './admin-schedule.ts';
+import { mountSettings } from './admin-settings.ts';
+import { api, requireSession } from './admin-session.ts';
+import { mountTimeline } from './admin-timeline.ts';
+
+/** What GET /api/events/:id answers (the fields the panels use). */
+export interface AdminEvent {
+  id: string;
+  title: string;
+  type: 'on_demand' | 'live' | 'automated';
+  webinarId: string;
+  pageUrl: string;
+  embedHtml: string;
+  assetId: string | null;
+  startsAt: string;
+  description: string | null;
+  language: string;
+  replayExpiresAt: string | null;
+  gate: {
+    emailRequired: boolean;
+    fields: { name: 'off' | 'optional' | 'required'; company: 'off' | 'optional' | 'required' };
+    privacyNoticeUrl: string | null;
+    privacyNoticeVersion: string | null;
+  };
+  schedule?: unknown;
+  interactions?: unknown;
+}
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+
+function say(text: string): void {
+  $('#message').textContent = text;
+}
+
+/** A term, its value and a Copy button (the join link, the ID, the embed snippet). */
+function fact(list: HTMLElement, term: string, value: string, copy = false): void {
+  const dt = document.createElement('dt');
+  dt.textContent = term;
+  const dd = document.createElement('dd');
+  const text = document.createElement(copy ? 'code' : 'span');
+  text.textContent = value;
+  dd.append(text);
+  if (copy) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Copy';
+    button.setAttribute('aria-label', `Copy the ${term.toLowerCase()}`);
+    button.addEventListener('click', () => {
+      void navigator.clipboard.writeText(value).then(
+        () => say(`${term} copied.`),
+        () => say(`Select the ${term.toLowerCase()} and copy it.`),
+      );
+    });
+    dd.append(' ', button);
+  }
+  list.append(dt, dd);
+}
+
+const KINDS = { on_demand: 'On demand', live: 'Live', automated: 'Automated' } as const;
+
+async function main(): Promise<void> {
+  const session = await requireSession();
+  const id = /^\/admin\/events\/([A-Za-z0-9_]{1,40})$/.exec(location.pathname)?.[1];
+  if (!id) return say('No such webinar.');
+  if (session.role === 'presenter') return location.assign('/admin');
+  const response = await api(`/api/events/${id}`);
+  if (!response.ok)
+    return say(response.status === 404 ? 'No such webinar in this account.' : 'Could not load it.');
+  const event = (await response.json()) as AdminEvent;
+  document.title = `onair · ${event.title}`;
+  $('#event-title').textContent = event.title;
+  const facts = $('#event-facts');
+  fact(facts, 'Kind', KINDS[event.type]);
+  fact(facts, 'Webinar ID', event.webinarId, true);
+  fact(facts, 'Join link', event.pageUrl, true);
+  fact(facts, 'Embed snippet', event.embedHtml, true);
+  const panels: [string, (e: AdminEvent, el: HTMLElement) => void | Promise<void>, boolean][] = [
+    ['#settings-panel', mountSettings, true],
+    ['#schedule-panel', mountSchedule, event.type === 'automated'],
+    ['#timeline-panel', mountTimeline, event.type !== 'live' && event.assetId !== null],
+    ['#registrants-panel', mountRegistrants, true],
+    ['#analytics-panel', mountAnalytics, true],
+  ];
+  for (const [selector, mount, shown] of panels) {
+    const el = $(selector);
+    if (!shown) continue;
+    el.hidden = false;
+    await mount(event, el);
+  }
+}
+
+void main().catch((err: unknown) => say(String(err)));
