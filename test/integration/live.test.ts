@@ -483,6 +483,7 @@ describe('live ingest', () => {
     const monitor = await client.monitor();
     const problems: string[] = [];
     const fetched: Promise<void>[] = [];
+    const checked = new Set<string>();
     const published = new Map<string, Set<string>>();
     let media = 0;
     let masters = 0;
@@ -517,11 +518,19 @@ describe('live ingest', () => {
         // At the instant of publication (no await in between), where storage is a folder here...
         if (root && !fs.existsSync(path.join(root, key)))
           problems.push(`${file} named ${uri} before it was stored`);
-        // ...and its bytes, through the storage interface (S3: a moment later; nothing deletes them).
+        // ...and its bytes, through the storage interface (S3: a moment later; nothing deletes them),
+        // once per file: LL-HLS publishes each playlist several times a second, and a GET per listed
+        // file per publication swamped the S3 server.
+        if (checked.has(key)) continue;
+        checked.add(key);
         fetched.push(
-          storage.readBytes(key).then((bytes) => {
-            if (!bytes?.length) problems.push(`${file} names ${uri}, which storage does not have`);
-          }),
+          storage.readBytes(key).then(
+            (bytes) => {
+              if (!bytes?.length) problems.push(`${file} names ${uri}, which storage does not have`);
+            },
+            (err: unknown) =>
+              void problems.push(`${file} names ${uri}, which storage could not read: ${String(err)}`),
+          ),
         );
       }
     }
@@ -713,12 +722,14 @@ describe('the live session when its job is taken away', () => {
     await onAirWithSegments(session, 3);
     const ffmpeg = livePulls();
     expect(ffmpeg).toHaveLength(1);
-    const published = await redis.get('onair:live-hls:as_lock_lost:720p/index.m3u8');
     const abortedAt = performance.now();
     job.abort('lock lost');
     await expect(running).rejects.toMatchObject({ abandoned: true });
     expect(performance.now() - abortedAt).toBeLessThan(2000);
     expect(isAlive(ffmpeg[0]!.pid)).toBe(false);
+    // A publication sent just before the abort may land just after it (parts come every 1/3 s):
+    // what counts is that nothing changes from here on.
+    const published = await redis.get('onair:live-hls:as_lock_lost:720p/index.m3u8');
     await new Promise((r) => setTimeout(r, 1500));
     expect(storage.starts.filter((w) => w.key.includes('as_lock_lost') && w.at > abortedAt)).toEqual([]);
     expect(await redis.get('onair:live-hls:as_lock_lost:720p/index.m3u8')).toBe(published);
