@@ -31,6 +31,15 @@ export interface AdminEvent {
   };
   schedule?: unknown;
   interactions?: unknown;
+  live?: {
+    status: string;
+    rtmpUrl: string | null;
+    /** `srt://host:port?streamid=<key>`; null when SRT is off. */
+    srtUrl?: string | null;
+    /** The WHIP endpoint (RFC 9725); null when WHIP is off. */
+    whipUrl?: string | null;
+    streamKey: string;
+  };
 }
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
@@ -63,6 +72,32 @@ function fact(list: HTMLElement, term: string, value: string, copy = false): voi
   list.append(dt, dd);
 }
 
+/** Where a live webinar's presenter sends the stream: OBS over RTMP or SRT, a WHIP encoder, or the browser. */
+function streamFacts(list: HTMLElement, event: AdminEvent): void {
+  const live = event.live;
+  if (!live) return;
+  if (live.rtmpUrl) fact(list, 'Server (RTMP)', live.rtmpUrl, true);
+  fact(list, 'Stream key', live.streamKey, true);
+  if (live.srtUrl) {
+    fact(list, 'SRT URL', live.srtUrl, true);
+    const dd = document.createElement('dd');
+    dd.className = 'hint';
+    dd.textContent =
+      'In OBS: Settings > Stream > Service: Custom, Server: the SRT URL above (with its streamid), Stream key: empty.';
+    list.append(dd);
+  }
+  if (!live.whipUrl) return;
+  fact(list, 'WHIP URL', live.whipUrl, true);
+  const dt = document.createElement('dt');
+  dt.textContent = 'From the browser';
+  const dd = document.createElement('dd');
+  const link = document.createElement('a');
+  link.href = `/present/${event.id}`;
+  link.textContent = 'Go live from the browser';
+  dd.append(link);
+  list.append(dt, dd);
+}
+
 const KINDS = { on_demand: 'On demand', live: 'Live', automated: 'Automated' } as const;
 
 async function main(): Promise<void> {
@@ -81,6 +116,7 @@ async function main(): Promise<void> {
   fact(facts, 'Webinar ID', event.webinarId, true);
   fact(facts, 'Join link', event.pageUrl, true);
   fact(facts, 'Embed snippet', event.embedHtml, true);
+  streamFacts(facts, event);
   const panels: [string, (e: AdminEvent, el: HTMLElement) => void | Promise<void>, boolean][] = [
     ['#settings-panel', mountSettings, true],
     ['#schedule-panel', mountSchedule, event.type === 'automated'],

@@ -82,7 +82,8 @@ export function signIn(): Promise<Session> {
       show('');
       // Back to the page that sent here to sign in (only a path of the app itself).
       const next = new URLSearchParams(location.hash.slice(1)).get('next');
-      if (next && /^\/admin\/(events|assets)\/[A-Za-z0-9_]{1,40}$/.test(next)) return location.assign(next);
+      if (next && /^\/(admin\/events|admin\/assets|present)\/[A-Za-z0-9_]{1,40}$/.test(next))
+        return location.assign(next);
       // A link's token has done its work: take it out of the address bar and the history.
       if (location.pathname !== '/admin' || location.hash) history.replaceState(null, '', '/admin');
       resolve(s);

@@ -64,6 +64,10 @@ interface EventSummary {
   live?: {
     status: string;
     rtmpUrl: string;
+    /** `srt://host:port?streamid=<key>`; null when SRT is off. */
+    srtUrl?: string | null;
+    /** The WHIP endpoint (RFC 9725); null when WHIP is off. */
+    whipUrl?: string | null;
     streamKey: string;
     lowLatency: boolean;
     obsSettings: Record<string, string | number>;
@@ -102,6 +106,19 @@ async function liveCell(e: EventSummary): Promise<Node> {
   add('Server', live.rtmpUrl);
   add('Stream key', live.streamKey);
   for (const [k, v] of Object.entries(live.obsSettings)) add(k, String(v));
+  if (live.srtUrl) {
+    add('SRT URL', live.srtUrl);
+    add(
+      'OBS over SRT',
+      'Settings > Stream > Service: Custom, Server: the SRT URL (with its streamid), Stream key: empty',
+    );
+  }
+  if (live.whipUrl) add('WHIP URL', live.whipUrl);
+  const present = document.createElement('a');
+  present.href = `/present/${e.id}`;
+  present.textContent = 'Go live from the browser';
+  present.className = 'button';
+  present.hidden = !live.whipUrl || live.status === 'ended';
   const rotate = document.createElement('button');
   rotate.type = 'button';
   rotate.textContent = 'New stream key';
@@ -117,7 +134,7 @@ async function liveCell(e: EventSummary): Promise<Node> {
   // A presenter reads the settings and can end the stream; changing them is the staff's.
   const toggle = lowLatencyToggle(e.id, live);
   rotate.className = toggle.className = 'staff-only';
-  box.append(summary, list, toggle, rotate, end);
+  box.append(summary, list, present, toggle, rotate, end);
   return box;
 }
 

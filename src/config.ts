@@ -76,6 +76,47 @@ const EnvSchema = z.object({
     .optional(),
   /** Host workers pull this ingest's streams from (another machine's workers need a routable one). */
   INGEST_ADVERTISE_HOST: z.string().default('127.0.0.1'),
+  /**
+   * SRT ingest (encoders on lossy networks): one UDP port for every event, the stream key in the
+   * streamid. `off` disables it; 0 picks a free port (tests).
+   */
+  SRT_PORT: z
+    .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], { error: 'a UDP port or off' })
+    .default(8890),
+  SRT_HOST: z.string().default('0.0.0.0'),
+  /** What presenters paste into their encoder, without the streamid (defaults to srt://<PUBLIC_URL host>:SRT_PORT). */
+  SRT_PUBLIC_URL: z
+    .string()
+    .regex(/^srt:\/\/[^/?#]+$/, 'an srt://host:port URL, without a path or query')
+    .optional(),
+  /**
+   * The least SRT latency (receive buffer) onair accepts: a caller asking for more gets more. About
+   * 4× the round-trip time; more survives more loss, and every millisecond of it is delay.
+   */
+  SRT_LATENCY_MS: z.coerce.number().int().min(20).max(8000).default(200),
+  /**
+   * WHIP ingest (go live from the browser, RFC 9725): the ingest's HTTP port for the signalling.
+   * `off` disables it; 0 picks a free port (tests). `npm start` serves it at PUBLIC_URL/whip too.
+   */
+  WHIP_PORT: z
+    .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)], { error: 'a TCP port or off' })
+    .default(8889),
+  WHIP_HOST: z.string().default('127.0.0.1'),
+  /** The WHIP endpoint presenters use (defaults to PUBLIC_URL/whip/endpoint, proxied to the ingest). */
+  WHIP_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).optional(),
+  /** The ingest's public IPv4 address for ICE (behind 1:1 NAT, or when the host has several). */
+  WHIP_PUBLIC_IP: z.ipv4({ error: 'an IPv4 address' }).optional(),
+  /** UDP ports WebRTC media arrives on (open them in the firewall): `MIN-MAX`. */
+  WHIP_UDP_PORTS: z
+    .string()
+    .regex(/^\d{4,5}-\d{4,5}$/, 'a range such as 20000-20099')
+    .refine((r) => {
+      const [a, b] = r.split('-').map(Number) as [number, number];
+      return a >= 1024 && b <= 65535 && a <= b;
+    }, 'MIN-MAX with 1024 <= MIN <= MAX <= 65535')
+    .default('20000-20099'),
+  /** Loopback ICE candidates (tests, and a presenter's browser on the ingest's own machine). */
+  WHIP_ALLOW_LOOPBACK: z.enum(['on', 'off']).default('off'),
   /** Live segment length: short segments are what keeps glass-to-glass latency low. */
   LIVE_SEGMENT_SECONDS: z.coerce.number().min(0.5).max(6).default(1),
   /** How far back live viewers can seek. */
@@ -203,6 +244,19 @@ export type Config = Readonly<{
   rtmpHost: string;
   rtmpPublicUrl: string | undefined;
   ingestAdvertiseHost: string;
+  /** SRT ingest, or undefined when SRT_PORT=off. */
+  srt: { port: number; host: string; publicUrl: string | undefined; latencyMs: number } | undefined;
+  /** WHIP ingest, or undefined when WHIP_PORT=off. */
+  whip:
+    | {
+        port: number;
+        host: string;
+        publicUrl: string | undefined;
+        publicIp: string | undefined;
+        udpPorts: readonly [number, number];
+        allowLoopback: boolean;
+      }
+    | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   /** Reminder offsets before a session, in seconds, largest first. */
@@ -293,6 +347,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rtmpHost: e.RTMP_HOST,
     rtmpPublicUrl: e.RTMP_PUBLIC_URL?.replace(/\/$/, ''),
     ingestAdvertiseHost: e.INGEST_ADVERTISE_HOST,
+    srt:
+      e.SRT_PORT === 'off'
+        ? undefined
+        : { port: e.SRT_PORT, host: e.SRT_HOST, publicUrl: e.SRT_PUBLIC_URL, latencyMs: e.SRT_LATENCY_MS },
+    whip:
+      e.WHIP_PORT === 'off'
+        ? undefined
+        : {
+            port: e.WHIP_PORT,
+            host: e.WHIP_HOST,
+            publicUrl: e.WHIP_PUBLIC_URL?.replace(/\/$/, ''),
+            publicIp: e.WHIP_PUBLIC_IP,
+            udpPorts: e.WHIP_UDP_PORTS.split('-').map(Number) as [number, number],
+            allowLoopback: e.WHIP_ALLOW_LOOPBACK === 'on',
+          },
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     reminderOffsetsSeconds: e.REMINDER_OFFSETS.split(',')

@@ -1,10 +1,12 @@
 import cluster from 'node:cluster';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from './config.ts';
 import { ensureFirstAccount } from './db/accounts.ts';
 import { listUnfinishedUploads } from './db/assets.ts';
 import { migrateToLatest, openDatabase } from './db/database.ts';
+import { ingestUrls } from './http/ingest-urls.ts';
 import { closeServer, createHttpServer, listen } from './http/server.ts';
 import { finishStrandedUploads } from './services/resumable-uploads.ts';
 import { removeAbandonedUploads } from './http/assets-routes.ts';
@@ -82,6 +84,27 @@ async function startHttpCluster(
   return port!;
 }
 
+/** The ingest's ports, with each 0 replaced by a free one (UDP for SRT: a free TCP port is checked for UDP). */
+async function withIngestPorts(config: Config): Promise<Config> {
+  return {
+    ...config,
+    rtmpPort: config.rtmpPort || (await freePort()),
+    srt: config.srt && { ...config.srt, port: config.srt.port || (await freeUdpPort()) },
+    whip: config.whip && { ...config.whip, port: config.whip.port || (await freePort()) },
+  };
+}
+
+async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
 /**
  * The all-in-one server: HTTP API and origin, plus worker processes, plus (when REDIS_URL is
  * unset) a private redis-server. Everything it starts, it stops. Worker processes get `env` (the
@@ -91,11 +114,8 @@ export async function startServer(
   givenConfig: Config,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningServer> {
-  // RTMP_PORT=0 (tests) picks a free port here, so the API can show the real one.
-  const config: Config =
-    givenConfig.ingest && givenConfig.rtmpPort === 0
-      ? { ...givenConfig, rtmpPort: await freePort() }
-      : givenConfig;
+  // Port 0 (tests) picks a free port here, so the API can show the real ones.
+  const config: Config = givenConfig.ingest ? await withIngestPorts(givenConfig) : givenConfig;
   const log = createLogger(config.logLevel, { role: 'server' });
   let embedded: EmbeddedRedis | undefined;
   const cleanups: (() => Promise<void>)[] = [];
@@ -145,6 +165,8 @@ export async function startServer(
       DATA_DIR: config.dataDir,
       ONAIR_SECRET: secret,
       RTMP_PORT: String(config.rtmpPort),
+      SRT_PORT: config.srt ? String(config.srt.port) : 'off',
+      WHIP_PORT: config.whip ? String(config.whip.port) : 'off',
     };
     if (config.ingest) {
       // Its own process: node-media-server exits the process when it cannot listen.
@@ -231,8 +253,12 @@ export async function runServer(config: Config): Promise<void> {
     }
   }
   process.stdout.write(`onair is up at ${config.publicUrl ?? server.url}\n`);
-  if (server.rtmpUrl)
-    process.stdout.write(`presenters stream to ${config.rtmpPublicUrl ?? server.rtmpUrl}\n`);
+  if (server.rtmpUrl) {
+    process.stdout.write(`presenters stream to ${config.rtmpPublicUrl ?? server.rtmpUrl} (RTMP)\n`);
+    const urls = ingestUrls(config, () => config.publicUrl ?? server.url);
+    if (urls.srt()) process.stdout.write(`  or ${urls.srt()}?streamid=<stream key> (SRT)\n`);
+    if (urls.whip()) process.stdout.write(`  or from the browser: ${urls.whip()} (WHIP)\n`);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -22,6 +22,8 @@ import { pageSecurityHeaders } from './page-headers.ts';
 import { operatorRoutes } from './operator-routes.ts';
 import { selfServiceRoutes } from './self-service-routes.ts';
 import { statusRoutes } from './status-routes.ts';
+import { ingestUrls } from './ingest-urls.ts';
+import { proxyTo } from './proxy.ts';
 import { tusResumableHeader, tusRoutes } from './tus-routes.ts';
 import { presenterScope, teamRoutes } from './team-routes.ts';
 import { viewerPageRoutes } from './viewer-pages.ts';
@@ -124,11 +126,10 @@ export function createApp(deps: AppDeps): express.Express {
       baseUrl,
     }),
   );
-  const rtmpUrl = () => {
-    if (deps.config.rtmpPublicUrl) return deps.config.rtmpPublicUrl;
-    const host = new URL(baseUrl()).hostname;
-    return `rtmp://${host}${deps.config.rtmpPort === 1935 ? '' : `:${deps.config.rtmpPort}`}/live`;
-  };
+  const ingest = ingestUrls(deps.config, baseUrl);
+  // `npm start`: the WHIP endpoint at PUBLIC_URL/whip (same origin and TLS as the presenter page).
+  if (deps.config.ingest && deps.config.whip && !deps.config.whip.publicUrl)
+    app.use('/whip', proxyTo(`http://127.0.0.1:${deps.config.whip.port}/whip`));
   app.use(
     '/api/events',
     requireRole(auth, EVERYONE),
@@ -141,7 +142,7 @@ export function createApp(deps: AppDeps): express.Express {
       reminderOffsetsSeconds: deps.config.reminderOffsetsSeconds,
       missedMailDelaySeconds: deps.config.missedMailDelaySeconds,
       baseUrl,
-      rtmpUrl,
+      ingest,
       liveSegmentSeconds: deps.config.live.segmentSeconds,
     }),
   );
@@ -193,11 +194,15 @@ export function createApp(deps: AppDeps): express.Express {
   // A webinar's page in the app; the id is read and checked by the page, which asks the API.
   app.get('/admin/events/:id', unframed, html(page('admin-event'), { 'Cache-Control': 'no-store' }));
   app.get('/admin/assets/:id', unframed, html(page('admin-asset'), { 'Cache-Control': 'no-store' }));
+  // Going live from the browser (WHIP); the page asks the API for the event and its stream key.
+  // The presenter page talks to the WHIP endpoint, which may be the ingest's own host (WHIP_PUBLIC_URL).
+  const presenting = pageSecurityHeaders(baseUrl, 'never-framed', () => [ingest.whip()]);
+  app.get('/present/:id', presenting, html(page('present'), { 'Cache-Control': 'no-store' }));
   // /join, /w/<id>, /me/<token>, /play/<asset>, in the viewer's language (the admin stays English).
   app.use(viewerPageRoutes(projectRoot, { db: deps.db, secret: deps.secret, framed, unframed }));
   // Page styles are files (the CSP allows no inline <style>), read once at start-up.
   const styles = new Map(
-    ['base', 'admin', 'event', 'join', 'me', 'play', 'status'].map((name) => [
+    ['base', 'admin', 'event', 'join', 'me', 'play', 'present', 'status'].map((name) => [
       `${name}.css`,
       fs.readFileSync(path.join(projectRoot, `player/${name}.css`), 'utf8'),
     ]),

@@ -36,12 +36,13 @@ import {
 } from '../db/registrants.ts';
 import type { Redis } from 'ioredis';
 import { formatWebinarId, newStreamKey } from '../ids.ts';
-import { FALLING_BEHIND_SPEED, readHealth } from '../live/live-state.ts';
+import { currentPublisher, FALLING_BEHIND_SPEED, readHealth } from '../live/live-state.ts';
 import { eventAnalytics } from '../services/analytics.ts';
 import { analyticsSeries } from '../services/analytics-series.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
 import { accountOf } from './auth.ts';
 import { HttpError, parseOr400 } from './errors.ts';
+import { srtUrlFor, type IngestUrls } from './ingest-urls.ts';
 import { HttpUrl, SafeText } from './input.ts';
 import { LANGUAGE_SETTINGS } from '../i18n/languages.ts';
 
@@ -140,8 +141,8 @@ export interface EventRoutesDeps {
   missedMailDelaySeconds: number;
   /** Public base URL, from configuration (never the request). */
   baseUrl: () => string;
-  /** The RTMP server URL presenters paste into OBS. */
-  rtmpUrl: () => string;
+  /** Where presenters send their stream (RTMP, SRT, WHIP). */
+  ingest: IngestUrls;
   /** LIVE_SEGMENT_SECONDS: the keyframe interval presenters are asked for. */
   liveSegmentSeconds: number;
 }
@@ -162,7 +163,8 @@ export const obsSettings = (liveSegmentSeconds: number) => ({
   resolution: '1920x1080 or 1280x720, 30 fps',
 });
 
-export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string, liveSegmentSeconds = 1) {
+export function eventView(row: EventRow, baseUrl: string, ingest?: IngestUrls, liveSegmentSeconds = 1) {
+  const srt = ingest?.srt();
   const gate: GateSettings = gateOf(row);
   const pageUrl = `${baseUrl}/w/${row.webinar_id}`;
   return {
@@ -186,7 +188,10 @@ export function eventView(row: EventRow, baseUrl: string, rtmpUrl?: string, live
           live: {
             status: row.live_status,
             startedAt: row.live_started_at,
-            rtmpUrl: rtmpUrl ?? null,
+            rtmpUrl: ingest?.rtmp() ?? null,
+            srtUrl: srt && row.stream_key ? srtUrlFor(srt, row.stream_key) : null,
+            whipUrl: ingest?.whip() ?? null,
+            presenterPageUrl: `${baseUrl}/present/${row.id}`,
             streamKey: row.stream_key,
             streamKeyDisabled: row.stream_key_disabled === 1,
             lowLatency: row.low_latency !== 0,
@@ -223,7 +228,7 @@ function registrantView(r: RegistrantStats) {
 export function eventRoutes(deps: EventRoutesDeps): Router {
   const { db } = deps;
   const router = Router();
-  const view = (row: EventRow) => eventView(row, deps.baseUrl(), deps.rtmpUrl(), deps.liveSegmentSeconds);
+  const view = (row: EventRow) => eventView(row, deps.baseUrl(), deps.ingest, deps.liveSegmentSeconds);
 
   async function ownAsset(accountId: string, assetId: string | null): Promise<void> {
     if (assetId && !(await findAccountAsset(db, accountId, assetId))) {
@@ -451,9 +456,12 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     const health = await readHealth(deps.redis, row.id);
     const since = new Date(Date.now() - 30_000).toISOString();
     const viewersNow = await countViewingsSince(db, row.id, since);
+    const publisher = await currentPublisher(deps.redis, row.id);
     res.set('Cache-Control', 'no-store').json({
       status: row.live_status,
       startedAt: row.live_started_at,
+      /** How the presenter is publishing now (rtmp, srt, whip), or null. */
+      protocol: publisher ? (publisher.protocol ?? 'rtmp') : null,
       viewersNow,
       inputBitrate: health?.inputBitrate ?? null,
       fps: health?.fps ?? null,

@@ -12,16 +12,21 @@ import type { RequestHandler } from 'express';
 export function pageSecurityHeaders(
   publicUrl: () => string,
   framing: 'embeddable' | 'never-framed',
+  /** Further origins the page may connect to (the presenter page: a WHIP endpoint elsewhere). */
+  connect: () => readonly (string | null)[] = () => [],
 ): RequestHandler {
   return (_req, res, next) => {
     const own = new URL(publicUrl()).origin;
+    const others = connect()
+      .flatMap((url) => (url ? [` ${new URL(url).origin}`] : []))
+      .join('');
     const csp = [
       "default-src 'self'",
       "script-src 'self'",
       "style-src 'self'",
       `img-src 'self' data: blob: ${own}`,
       `media-src 'self' blob: ${own}`,
-      `connect-src 'self' ${own}`,
+      `connect-src 'self' ${own}${others}`,
       "worker-src 'self' blob:",
       "object-src 'none'",
       "base-uri 'none'",

@@ -5,9 +5,17 @@ import { build } from 'esbuild';
 export async function bundlePlayer(root: string): Promise<Map<string, string>> {
   const result = await build({
     entryPoints: Object.fromEntries(
-      ['play', 'admin', 'admin-asset', 'admin-event', 'event', 'join', 'me', 'timeline-preview'].map(
-        (name) => [name, path.join(root, `player/${name}.ts`)],
-      ),
+      [
+        'play',
+        'admin',
+        'admin-asset',
+        'admin-event',
+        'event',
+        'join',
+        'me',
+        'present',
+        'timeline-preview',
+      ].map((name) => [name, path.join(root, `player/${name}.ts`)]),
     ),
     bundle: true,
     format: 'esm',

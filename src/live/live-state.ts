@@ -1,3 +1,4 @@
+import type { PublishProtocol } from './admission.ts';
 import type { Redis } from 'ioredis';
 
 /**
@@ -19,6 +20,8 @@ export interface PublisherRecord {
   readonly inputBitrate: number;
   /** Seconds between the encoder's keyframes, as the ingest sees them (unknown before the second). */
   readonly keyframeSeconds?: number;
+  /** How the presenter publishes: RTMP (OBS), SRT, or WHIP (the browser) through a bridge. */
+  readonly protocol?: PublishProtocol;
 }
 
 export interface LiveHealth {

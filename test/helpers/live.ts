@@ -20,6 +20,19 @@ export interface PublisherSpec {
   /** Burn the sender's wall clock into the picture as a 24-bit barcode (latency benchmark). */
   clockBarcode?: boolean;
   preset?: string;
+  /** SRT urls: the caller's latency (receive buffer); the connection takes the larger of both ends'. */
+  srtLatencyMs?: number;
+  /** ffmpeg's error output, as it comes (say, to see why an SRT connection was refused). */
+  stderr?: (text: string) => void;
+}
+
+/** An `srt://` URL as ffmpeg's SRT caller takes it: latency (µs), a connect timeout, TS-sized packets. */
+export function srtCallerUrl(url: string, latencyMs: number): string {
+  const u = new URL(url);
+  u.searchParams.set('latency', String(latencyMs * 1000));
+  u.searchParams.set('connect_timeout', '5000');
+  u.searchParams.set('pkt_size', '1316');
+  return u.toString();
 }
 
 export interface Publisher {
@@ -84,9 +97,14 @@ export function startPublisher(url: string, spec: PublisherSpec = {}): Publisher
       '-bufsize',
       '2500k',
     ],
-    ...['-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-f', 'flv', url],
+    ...['-c:a', 'aac', '-b:a', '128k', '-ar', '48000'],
+    // SRT carries MPEG-TS (as OBS sends it); ffmpeg's SRT latency is in µs.
+    ...(url.startsWith('srt://')
+      ? ['-f', 'mpegts', srtCallerUrl(url, spec.srtLatencyMs ?? 500)]
+      : ['-f', 'flv', url]),
   );
-  const child = spawn('ffmpeg', args, { stdio: 'ignore' });
+  const child = spawn('ffmpeg', args, { stdio: spec.stderr ? ['ignore', 'ignore', 'pipe'] : 'ignore' });
+  if (spec.stderr) child.stderr?.on('data', (chunk: Buffer) => spec.stderr!(chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     child,

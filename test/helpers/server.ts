@@ -30,6 +30,11 @@ export function testEnv(dataDir: string, env: Record<string, string> = {}): Node
     ...process.env,
     PORT: '0',
     RTMP_PORT: '0',
+    SRT_PORT: '0',
+    SRT_HOST: '127.0.0.1',
+    WHIP_PORT: '0',
+    // Chromium on this machine publishes over loopback.
+    WHIP_ALLOW_LOOPBACK: 'on',
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     X264_PRESET: 'ultrafast',

@@ -118,6 +118,8 @@ beforeAll(async () => {
     ONAIR_API_KEY: API_KEY,
     PUBLIC_URL: apiUrl,
     RTMP_PUBLIC_URL: `rtmp://127.0.0.1:${rtmpPort}/live`,
+    SRT_PORT: '0',
+    WHIP_PORT: '0',
     INGEST_ADVERTISE_HOST: '127.0.0.1',
     X264_PRESET: 'ultrafast',
     JOB_LOCK_MS: '3000',
