@@ -18,6 +18,7 @@ import {
 } from './live-state.ts';
 import type { Admit, PublishProtocol, Refusal, RefusalCode } from './admission.ts';
 import { decidePublish } from './publish-policy.ts';
+import { startSrtGatekeeper } from './srt-gatekeeper.ts';
 import { startWhipServer } from './whip-ingest.ts';
 import {
   ingestPlaySecret,
@@ -203,6 +204,16 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         gopFrames: Math.max(1, Math.round(WHIP_FPS * config.live.segmentSeconds)),
       })
     : undefined;
+  const srt = config.srt
+    ? await startSrtGatekeeper({
+        port: config.srt.port,
+        host: config.srt.host,
+        admit: admitBridge,
+        log,
+        latencyMs: config.srt.latencyMs,
+        ffmpegPath: config.ffmpegPath,
+      })
+    : undefined;
 
   // Keep the publisher slots alive, measure the input bit rate and keyframe cadence (a new stream's
   // worker waits for the cadence to choose copy or encode), and cut streams of ended events.
@@ -225,11 +236,13 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
 
   log.info('rtmp ingest listening', { port: ingest.port });
   if (whip) log.info('whip ingest listening', { port: whip.port });
+  if (srt) log.info('srt ingest listening', { port: srt.port });
   return {
     port: ingest.port,
     async stop() {
       clearInterval(timer);
       await whip?.stop();
+      await srt?.stop();
       await publisher.stop();
       await ingest.stop();
       for (const a of active.values())

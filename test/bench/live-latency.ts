@@ -20,6 +20,9 @@
  *        edge) and its info.json rewritten on the way in (Playwright `page.route`: the master
  *        playlist on the edge), so hls.js loads playlists and media from the edge with no detour;
  *        the edge's access log and the page's own requests show that they did.
+ *    The presenter publishes over RTMP (the rows without SRT/WHIP), SRT (the same ffmpeg, MPEG-TS
+ *    over SRT with 200 ms latency) or WHIP (Chromium's presenter page, `?clock=1`: a canvas draws
+ *    the same barcode from `Date.now()`; fake microphone).
  *    Same machine, same clock; p50 and p95. One row (LL, 2 s copied, via the edge) keeps playing
  *    for BENCH_DRIFT_MINUTES and is measured again: latency must not creep up over an event.
  * 2. Capacity: how many simultaneous 720p30 streams one machine keeps at speed >= 1.0 (media
@@ -44,6 +47,7 @@ import { keyframesAllowCopy } from '../../pipelines/keyframe-cadence.ts';
 import { mapUriAt, parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { playbackKey } from '../../src/origin/tokens.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { claimAsOwner } from '../helpers/pages.ts';
 import { BARCODE_BITS, BARCODE_BOX, startPublisher } from '../helpers/live.ts';
 import { until } from '../helpers/api.ts';
 import { startTestServer } from '../helpers/server.ts';
@@ -81,7 +85,41 @@ interface Onair {
 export interface LiveEvent {
   id: string;
   webinarId: string;
-  live: { rtmpUrl: string; streamKey: string };
+  live: { rtmpUrl: string; srtUrl: string | null; streamKey: string };
+}
+
+/** The SRT caller's latency in the benchmark: what the server asks at least (SRT_LATENCY_MS's default). */
+const SRT_CALLER_LATENCY_MS = 200;
+
+/**
+ * A presenter going live from the browser: Chromium (fake microphone) signs in as the owner, opens
+ * the presenter page with `?clock=1` (a canvas drawing the same barcode as the ffmpeg publisher)
+ * and presses "Go live".
+ */
+async function startWhipPresenter(
+  server: { url: string; apiKey: string },
+  event: LiveEvent,
+): Promise<{ stop(): Promise<void> }> {
+  const { browser, close } = await launchChromium({ fakeMedia: true });
+  try {
+    const page = await (await browser.newContext({ permissions: ['camera', 'microphone'] })).newPage();
+    await page.goto(`${server.url}/admin`);
+    await claimAsOwner(page, {
+      name: 'Bench Presenter',
+      email: 'presenter@example.com',
+      password: 'a long enough password',
+      apiKey: server.apiKey,
+    });
+    await page.waitForSelector('#library');
+    await page.goto(`${server.url}/present/${event.id}?clock=1`);
+    await page.waitForSelector('#go-live:enabled');
+    await page.click('#go-live');
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 30_000 });
+    return { stop: close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 export async function createLiveEvent(onair: Onair, title: string): Promise<LiveEvent> {
@@ -466,6 +504,8 @@ async function playThroughEdge(page: Page, event: LiveEvent, edgePort: number): 
 // Scenarios
 
 interface Scenario {
+  /** How the presenter publishes (default RTMP from an OBS-like ffmpeg). */
+  protocol?: 'rtmp' | 'srt' | 'whip';
   lowLatency: boolean;
   keyframeSeconds: number;
   segmentSeconds: number;
@@ -493,6 +533,13 @@ const SCENARIOS: Scenario[] = [
   { lowLatency: false, keyframeSeconds: X264_DEFAULT_KEYFRAMES, segmentSeconds: 1, via: 'direct' },
   // The default on the scale-out engines: segments into S3, playlists and parts via Redis.
   { lowLatency: true, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct', scaleOut: true },
+  // SRT (ffmpeg as the encoder, MPEG-TS, SRT latency SRT_LATENCY_MS) and WHIP (Chromium's presenter
+  // page drawing the clock on a canvas; the bridge re-encodes with keyframes every segment), beside
+  // the RTMP rows with the same settings above.
+  { protocol: 'srt', lowLatency: true, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct' },
+  { protocol: 'srt', lowLatency: false, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct' },
+  { protocol: 'whip', lowLatency: true, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct' },
+  { protocol: 'whip', lowLatency: false, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct' },
 ];
 
 const seconds = (s: number) => `${Number(s.toFixed(1))} s`;
@@ -500,6 +547,7 @@ const seconds = (s: number) => `${Number(s.toFixed(1))} s`;
 function labelOf(s: Scenario): string {
   const copied = keyframesAllowCopy(s.keyframeSeconds, s.segmentSeconds) ? 'copied' : 'encoded';
   return [
+    (s.protocol ?? 'rtmp').toUpperCase(),
     s.lowLatency ? 'LL' : 'regular',
     `${seconds(s.keyframeSeconds)} kf`,
     `seg ${seconds(s.segmentSeconds)}`,
@@ -549,11 +597,16 @@ async function latencyScenario(s: Scenario, drift: boolean, edgeChecks: EdgeChec
     const server = await startTestServer({ ...onairEnv(s), ...backend?.env });
     defer(() => server.close());
     const event = await createLiveEvent(server, label);
-    const publisher = startPublisher(`${event.live.rtmpUrl}/${event.live.streamKey}`, {
-      clockBarcode: true,
-      keyframeSeconds: s.keyframeSeconds,
-    });
-    defer(() => publisher.drop());
+    if (s.protocol === 'whip') {
+      const presenter = await startWhipPresenter(server, event);
+      defer(() => presenter.stop());
+    } else {
+      const publisher = startPublisher(
+        s.protocol === 'srt' ? event.live.srtUrl! : `${event.live.rtmpUrl}/${event.live.streamKey}`,
+        { clockBarcode: true, keyframeSeconds: s.keyframeSeconds, srtLatencyMs: SRT_CALLER_LATENCY_MS },
+      );
+      defer(() => publisher.drop());
+    }
     const master = await playbackOf(server, event);
     const originPort = Number(new URL(server.url).port);
     let edge: Edge | undefined;
