@@ -52,6 +52,8 @@ export interface NewEvent {
   interactions?: Interactions | null;
   /** Live events: stream LL-HLS parts (when the server has them on). Default true. */
   lowLatency?: boolean;
+  /** Live events: SRT callers must encrypt with the event's passphrase. Default false. */
+  srtEncryption?: boolean;
   /** Viewer pages, emails and invites. Default `auto`. */
   language?: LanguageSetting;
 }
@@ -79,6 +81,7 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<EventRow> {
       stream_key: e.type === 'live' ? newStreamKey() : null,
       stream_key_disabled: 0,
       low_latency: e.lowLatency === false ? 0 : 1,
+      srt_encrypted: e.srtEncryption ? 1 : 0,
       live_status: 'idle',
       live_started_at: null,
       schedule_json: e.schedule ? JSON.stringify(e.schedule) : null,

@@ -381,6 +381,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0014_srt_encryption': {
+    async up(db: Kysely<unknown>) {
+      // A live event may require SRT encoders to encrypt (AES) with its passphrase, which is
+      // derived from the deployment's secret, the event and its stream key: never stored.
+      await db.schema
+        .alterTable('events')
+        .addColumn('srt_encrypted', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -116,6 +116,8 @@ export interface EventsTable {
   stream_key_disabled: Generated<number>;
   /** Live events: 1 streams LL-HLS parts (when `LIVE_LOW_LATENCY` is on), 0 regular HLS only. */
   low_latency: Generated<number>;
+  /** 1: SRT callers must encrypt with the event's passphrase (`src/live/srt-passphrase.ts`). */
+  srt_encrypted: Generated<number>;
   live_status: Generated<LiveStatus>;
   live_started_at: string | null;
   /** Automated events: when they air (JSON, see `Schedule`). */

@@ -22,7 +22,8 @@ import { pageSecurityHeaders } from './page-headers.ts';
 import { operatorRoutes } from './operator-routes.ts';
 import { selfServiceRoutes } from './self-service-routes.ts';
 import { statusRoutes } from './status-routes.ts';
-import { ingestUrls } from './ingest-urls.ts';
+import { ingestUrls, type IngestView } from './ingest-urls.ts';
+import { srtPassphrase } from '../live/srt-passphrase.ts';
 import { proxyTo } from './proxy.ts';
 import { tusResumableHeader, tusRoutes } from './tus-routes.ts';
 import { presenterScope, teamRoutes } from './team-routes.ts';
@@ -126,7 +127,10 @@ export function createApp(deps: AppDeps): express.Express {
       baseUrl,
     }),
   );
-  const ingest = ingestUrls(deps.config, baseUrl);
+  const ingest: IngestView = {
+    ...ingestUrls(deps.config, baseUrl),
+    srtPassphrase: (eventId, streamKey) => srtPassphrase(deps.secret, eventId, streamKey),
+  };
   // `npm start`: the WHIP endpoint at PUBLIC_URL/whip (same origin and TLS as the presenter page).
   if (deps.config.ingest && deps.config.whip && !deps.config.whip.publicUrl)
     app.use('/whip', proxyTo(`http://127.0.0.1:${deps.config.whip.port}/whip`));

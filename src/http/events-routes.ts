@@ -42,7 +42,7 @@ import { analyticsSeries } from '../services/analytics-series.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
 import { accountOf } from './auth.ts';
 import { HttpError, parseOr400 } from './errors.ts';
-import { srtUrlFor, type IngestUrls } from './ingest-urls.ts';
+import { srtUrlFor, type IngestView } from './ingest-urls.ts';
 import { HttpUrl, SafeText } from './input.ts';
 import { LANGUAGE_SETTINGS } from '../i18n/languages.ts';
 
@@ -76,6 +76,8 @@ const EventFields = {
   replayExpiresAt: z.iso.datetime({ offset: true }).nullable(),
   /** Live events: LL-HLS parts (when LIVE_LOW_LATENCY is on); off for CDNs without blocking reloads. */
   lowLatency: z.boolean(),
+  /** Live events: SRT encoders must encrypt (AES) with the event's passphrase, shown with the SRT URL. */
+  srtEncryption: z.boolean(),
   /** Viewer pages, emails and invites: one language for everyone, or `auto` (each viewer's browser). */
   language: z.enum(LANGUAGE_SETTINGS, { error: `must be one of ${LANGUAGE_SETTINGS.join(', ')}` }),
 };
@@ -91,6 +93,7 @@ const EventBody = z.object({
   replayExpiresAt: EventFields.replayExpiresAt.default(null),
   // No default here: on a live event it defaults to true, on any other it is refused.
   lowLatency: EventFields.lowLatency.optional(),
+  srtEncryption: EventFields.srtEncryption.optional(),
   language: EventFields.language.default('auto'),
 });
 const EventPatch = z
@@ -142,7 +145,7 @@ export interface EventRoutesDeps {
   /** Public base URL, from configuration (never the request). */
   baseUrl: () => string;
   /** Where presenters send their stream (RTMP, SRT, WHIP). */
-  ingest: IngestUrls;
+  ingest: IngestView;
   /** LIVE_SEGMENT_SECONDS: the keyframe interval presenters are asked for. */
   liveSegmentSeconds: number;
 }
@@ -163,8 +166,10 @@ export const obsSettings = (liveSegmentSeconds: number) => ({
   resolution: '1920x1080 or 1280x720, 30 fps',
 });
 
-export function eventView(row: EventRow, baseUrl: string, ingest?: IngestUrls, liveSegmentSeconds = 1) {
+export function eventView(row: EventRow, baseUrl: string, ingest?: IngestView, liveSegmentSeconds = 1) {
   const srt = ingest?.srt();
+  const passphrase =
+    row.srt_encrypted && row.stream_key && ingest ? ingest.srtPassphrase(row.id, row.stream_key) : null;
   const gate: GateSettings = gateOf(row);
   const pageUrl = `${baseUrl}/w/${row.webinar_id}`;
   return {
@@ -189,7 +194,9 @@ export function eventView(row: EventRow, baseUrl: string, ingest?: IngestUrls, l
             status: row.live_status,
             startedAt: row.live_started_at,
             rtmpUrl: ingest?.rtmp() ?? null,
-            srtUrl: srt && row.stream_key ? srtUrlFor(srt, row.stream_key) : null,
+            srtUrl: srt && row.stream_key ? srtUrlFor(srt, row.stream_key, passphrase) : null,
+            srtEncryption: row.srt_encrypted === 1,
+            srtPassphrase: passphrase,
             whipUrl: ingest?.whip() ?? null,
             presenterPageUrl: `${baseUrl}/present/${row.id}`,
             streamKey: row.stream_key,
@@ -205,8 +212,8 @@ export function eventView(row: EventRow, baseUrl: string, ingest?: IngestUrls, l
   };
 }
 
-function refuseLowLatency(): never {
-  throw new HttpError(400, 'invalid_request', 'Invalid body: lowLatency applies to live events only');
+function refuseLiveOnly(field: 'lowLatency' | 'srtEncryption'): never {
+  throw new HttpError(400, 'invalid_request', `Invalid body: ${field} applies to live events only`);
 }
 
 function registrantView(r: RegistrantStats) {
@@ -260,7 +267,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     if (body.type === 'automated' && !body.schedule) {
       throw new HttpError(400, 'invalid_request', 'Invalid body: schedule is required for automated events');
     }
-    if (body.lowLatency !== undefined && body.type !== 'live') refuseLowLatency();
+    if (body.lowLatency !== undefined && body.type !== 'live') refuseLiveOnly('lowLatency');
+    if (body.srtEncryption !== undefined && body.type !== 'live') refuseLiveOnly('srtEncryption');
     await ownAsset(account.id, body.assetId);
     const row = await insertEvent(db, {
       accountId: account.id,
@@ -274,6 +282,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
       schedule: body.schedule ?? null,
       interactions: body.interactions ?? null,
       lowLatency: body.lowLatency ?? true,
+      srtEncryption: body.srtEncryption ?? false,
       language: body.language,
     });
     res.status(201).location(`/api/events/${row.id}`).json(view(row));
@@ -324,7 +333,8 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
     if (body.schedule !== undefined && row.type !== 'automated') {
       throw new HttpError(400, 'invalid_request', 'Invalid body: only automated events have a schedule');
     }
-    if (body.lowLatency !== undefined && row.type !== 'live') refuseLowLatency();
+    if (body.lowLatency !== undefined && row.type !== 'live') refuseLiveOnly('lowLatency');
+    if (body.srtEncryption !== undefined && row.type !== 'live') refuseLiveOnly('srtEncryption');
     if (body.assetId !== undefined) {
       if (body.assetId === null && row.type !== 'live') {
         throw new HttpError(400, 'invalid_request', `Invalid body: a ${row.type} event needs its assetId`);
@@ -345,6 +355,7 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
         ? { stream_key_disabled: body.streamKeyDisabled ? 1 : 0 }
         : {}),
       ...(body.lowLatency !== undefined ? { low_latency: body.lowLatency ? 1 : 0 } : {}),
+      ...(body.srtEncryption !== undefined ? { srt_encrypted: body.srtEncryption ? 1 : 0 } : {}),
       ...(body.language !== undefined ? { language: body.language } : {}),
       ...(body.schedule !== undefined ? { schedule_json: JSON.stringify(body.schedule) } : {}),
       ...(body.interactions !== undefined ? { interactions_json: JSON.stringify(body.interactions) } : {}),

@@ -10,6 +10,11 @@ export interface IngestUrls {
   whip(): string | null;
 }
 
+/** What the event view shows presenters: the URLs, and an event's SRT passphrase when it encrypts. */
+export interface IngestView extends IngestUrls {
+  srtPassphrase(eventId: string, streamKey: string): string;
+}
+
 /**
  * The public ingest URLs, from configuration only (never a request's Host header): each protocol's
  * *_PUBLIC_URL, or PUBLIC_URL's host with the protocol's port. WHIP defaults to PUBLIC_URL/whip,
@@ -36,7 +41,12 @@ export function ingestUrls(config: Config, baseUrl: () => string): IngestUrls {
   };
 }
 
-/** An event's SRT URL: the server with the stream key as streamid (OBS takes it whole as the server). */
-export function srtUrlFor(server: string, streamKey: string): string {
-  return `${server}?streamid=${encodeURIComponent(streamKey)}`;
+/**
+ * An event's SRT URL: the server with the stream key as streamid, and its passphrase when it
+ * encrypts (OBS and ffmpeg take it whole as the server).
+ */
+export function srtUrlFor(server: string, streamKey: string, passphrase: string | null = null): string {
+  const query = new URLSearchParams({ streamid: streamKey });
+  if (passphrase) query.set('passphrase', passphrase);
+  return `${server}?${query.toString()}`;
 }

@@ -22,6 +22,8 @@ export interface Admission {
   readonly eventId: string;
   /** Where the bridge publishes: `rtmp://127.0.0.1:<port>/live/<one-time name>`. Use it once. */
   readonly rtmpUrl: string;
+  /** SRT: the event encrypts its stream with this passphrase; the bridge requires it of the caller. */
+  readonly srtPassphrase?: string;
   /**
    * The bridge is over. `stopped`: the presenter ended on purpose (WHIP DELETE, SRT SHUTDOWN), so
    * the event ends at once; otherwise it was a drop, and the reconnect grace applies. Idempotent.

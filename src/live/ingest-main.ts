@@ -19,6 +19,7 @@ import {
 import type { Admit, PublishProtocol, Refusal, RefusalCode } from './admission.ts';
 import { decidePublish } from './publish-policy.ts';
 import { startSrtGatekeeper } from './srt-gatekeeper.ts';
+import { srtPassphrase } from './srt-passphrase.ts';
 import { startWhipServer } from './whip-ingest.ts';
 import {
   ingestPlaySecret,
@@ -54,7 +55,8 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
   const outages = new RedisOutageLog(log);
   const redis = connectRedis(config.redisUrl, outages);
   const queues = new JobQueues(redis, outages.onError);
-  const secret = ingestPlaySecret(loadSecret(config.secret, config.dataDir, sharesDatabase(config)));
+  const deploymentSecret = loadSecret(config.secret, config.dataDir, sharesDatabase(config));
+  const secret = ingestPlaySecret(deploymentSecret);
 
   interface Active {
     eventId: string;
@@ -87,7 +89,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     streamKey: string,
     ip: string,
     protocol: PublishProtocol,
-  ): Promise<Refusal | { ok: true; claim: Active }> {
+  ): Promise<Refusal | { ok: true; claim: Active; srtPassphrase?: string }> {
     const event = await findEventByStreamKey(db, streamKey);
     const decision = decidePublish(event, Date.now(), config.live.earlyMinutes);
     if (!decision.ok) return refuse(decision.code, decision.reason);
@@ -109,7 +111,13 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     await clearEnded(redis, event.id);
     await queues.add('live-stream', { eventId: event.id }, liveJobId(event.id));
     log.info('publish accepted', { eventId: event.id, ip, protocol });
-    return { ok: true, claim: { eventId: event.id, record, lastBytes: 0, lastAt: Date.now() } };
+    return {
+      ok: true,
+      claim: { eventId: event.id, record, lastBytes: 0, lastAt: Date.now() },
+      ...(event.srt_encrypted && event.stream_key
+        ? { srtPassphrase: srtPassphrase(deploymentSecret, event.id, event.stream_key) }
+        : {}),
+    };
   }
 
   /** SRT and WHIP: admitted, then bridged into this ingest under a one-time stream name. */
@@ -127,6 +135,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
       ok: true,
       eventId: claim.eventId,
       rtmpUrl: `rtmp://127.0.0.1:${port}/${RTMP_APP}/${name}`,
+      ...(protocol === 'srt' && admitted.srtPassphrase ? { srtPassphrase: admitted.srtPassphrase } : {}),
       end({ stopped }) {
         if (over) return;
         over = true;

@@ -41,8 +41,6 @@ export interface SrtGatekeeperOptions {
   latencyMs: number;
   /** Callers being decided or relayed at once; more are refused (SRT_REJX_OVERLOAD). Default 64. */
   maxFlows?: number;
-  /** The event's SRT passphrase, if it has one: the bridge then requires it. */
-  passphrase?: (eventId: string) => string | undefined;
   ffmpegPath?: string;
   /** From admission until the bridge's SRT listener answers; then the caller is refused. */
   bridgeStartMs?: number;
@@ -252,7 +250,7 @@ export async function startSrtGatekeeper(opts: SrtGatekeeperOptions): Promise<Sr
       port: flow.bridgePort,
       latencyMs: Math.max(opts.latencyMs, flow.callerLatencyMs),
       rtmpUrl: admission.rtmpUrl,
-      passphrase: opts.passphrase?.(admission.eventId),
+      passphrase: admission.srtPassphrase,
       listenTimeoutMs: bridgeStartMs + CONNECT_MS,
     });
     const bridge = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });

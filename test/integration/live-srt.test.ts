@@ -3,7 +3,7 @@ import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-pla
 import { apiCall, until } from '../helpers/api.ts';
 import { startPublisher, type Publisher } from '../helpers/live.ts';
 import { startLossyRelay } from '../helpers/lossy-udp-relay.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { serverDatabase, startTestServer, type TestServer } from '../helpers/server.ts';
 
 /**
  * SRT into the same live pipeline as RTMP, through the whole server: the gatekeeper checks the
@@ -115,6 +115,35 @@ describe('SRT ingest', () => {
     expect(await encoder.exited).toBe(0);
     await until('the replay', async () => (await info(event)).playback?.complete, 40_000);
     expect((await info(event)).liveStatus).toBe('ended');
+  });
+
+  it('an event that requires encryption takes only callers with its passphrase', async () => {
+    const { status, json: event } = await apiCall<LiveEvent & { live: { srtPassphrase: string | null } }>(
+      server,
+      'POST',
+      '/api/events',
+      { title: 'Encrypted', type: 'live', srtEncryption: true },
+    );
+    expect(status).toBe(201);
+    const passphrase = event.live.srtPassphrase;
+    expect(passphrase).toMatch(/^[\w-]{32}$/);
+    expect(new URL(event.live.srtUrl!).searchParams.get('passphrase')).toBe(passphrase);
+    // Derived, never stored: the event's row does not hold it.
+    const db = serverDatabase(server);
+    const row = await db.selectFrom('events').selectAll().where('id', '=', event.id).executeTakeFirst();
+    await db.destroy();
+    expect(JSON.stringify(row)).not.toContain(passphrase);
+    const clear = new URL(event.live.srtUrl!);
+    clear.searchParams.delete('passphrase');
+    let stderr = '';
+    const plain = publish(clear.toString(), { seconds: 5, stderr: (t) => (stderr += t) });
+    expect(await plain.exited).not.toBe(0);
+    expect(stderr).toMatch(/reject|secret|encrypt/i);
+    // The refused caller claimed nothing: the right one goes live at once.
+    const encoder = publish(event.live.srtUrl!, { keyframeSeconds: 1, seconds: 30 });
+    await until('live', async () => (await info(event)).playback?.live, 30_000);
+    expect((await liveHealth(event)).protocol).toBe('srt');
+    await encoder.drop();
   });
 
   it('keeps playing through a network that loses 5 % of packets both ways', async () => {

@@ -289,6 +289,7 @@ describe.each(['sqlite', 'postgres'] as const)('on %s', (kind) => {
     await sql`drop table upload_parts`.execute(db);
     await sql`drop table uploads`.execute(db);
     await sql`drop index if exists registrants_event_created`.execute(db);
+    await sql`alter table events drop column srt_encrypted`.execute(db);
     await migrateToLatest(db);
     expect((await findEvent(db, event.id))!.replay_expires_at).toBe('2030-06-01T10:00:00.000Z');
   });
