@@ -16,13 +16,16 @@ export ONAIR_TEST_PG_URL
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 # Files that run in one of the two runs only, so that both take about as long:
-# - the pure unit tests (they touch neither engine) and the browser tests, whose API runs on both
+# - the pure unit tests and the SRT gatekeeper's and WHIP server's own (they touch neither engine),
+#   and the browser tests, whose API runs on both
 #   engines in the integration files (team, tus-uploads, i18n, schedule-preview, viewer-gate, ...),
 #   run on SQLite + local disk;
 # - the files that test both engines within themselves run in the PostgreSQL + S3 run.
 FIRST_ONLY=(
   'test/unit/**'
   'test/e2e/**'
+  test/integration/srt-gatekeeper.test.ts
+  test/integration/whip-ingest.test.ts
 )
 SECOND_ONLY=(
   test/integration/scale-out.test.ts

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import { srtBridgeArgs } from '../../pipelines/srt-bridge-args.ts';
@@ -21,6 +21,7 @@ import {
   type Handshake,
 } from '../../pipelines/srt-handshake.ts';
 import type { Logger } from '../log.ts';
+import { spawnFfmpeg } from '../media/ffmpeg.ts';
 import { srtRejectCode, type Admission, type Admit } from './admission.ts';
 import { redactStreamKeys } from './rtmp-ingest.ts';
 
@@ -253,9 +254,11 @@ export async function startSrtGatekeeper(opts: SrtGatekeeperOptions): Promise<Sr
       passphrase: admission.srtPassphrase,
       listenTimeoutMs: bridgeStartMs + CONNECT_MS,
     });
-    const bridge = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Dies with the ingest, and counts in the onair_ffmpeg_processes gauge.
+    const bridge = spawnFfmpeg(ffmpeg, args);
     flow.bridge = bridge;
-    bridge.stderr?.on('data', (chunk: Buffer) => {
+    bridge.stdout.resume();
+    bridge.stderr.on('data', (chunk: Buffer) => {
       flow.stderr = (flow.stderr + chunk.toString()).slice(-STDERR_TAIL);
     });
     bridge.on('error', (err) => flow.log.error('srt bridge failed', { err: String(err) }));

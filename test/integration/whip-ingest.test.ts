@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admission, Admit, Refusal } from '../../src/live/admission.ts';
 import {
@@ -17,6 +17,7 @@ import { startWhipServer, type WhipServer } from '../../src/live/whip-ingest.ts'
 import { createLogger } from '../../src/log.ts';
 import { freePort } from '../../src/services/embedded-redis.ts';
 import { until } from '../helpers/api.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { childProcesses, isAlive } from '../helpers/onair-process.ts';
 
 /**
@@ -162,22 +163,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', () => resolve()));
   pageUrl = `http://127.0.0.1:${(pageServer.address() as { port: number }).port}/`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection',
-    ],
-  });
+  ({ browser } = await launchChromium({ fakeMedia: true }));
 });
 
 afterAll(async () => {
