@@ -173,8 +173,13 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
       started(session) {
         const claim = pending.get(`${session.ip}|${session.streamName}`);
         pending.delete(`${session.ip}|${session.streamName}`);
-        if (claim) active.set(session.id, { ...claim, session });
-        else session.disconnect();
+        if (!claim) return session.disconnect();
+        // A bridge's media begins now, seconds after its admission (ICE, the bridge's start): the
+        // live job waits for the keyframe cadence from here.
+        const record = claim.bridged ? { ...claim.record, since: Date.now() } : claim.record;
+        const a: Active = { ...claim, record, session };
+        active.set(session.id, a);
+        if (claim.bridged) void refreshPublisher(redis, a.eventId, record).catch(() => undefined);
         metrics.ingestPublishers.set(active.size);
       },
       stopped(session) {

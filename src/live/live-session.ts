@@ -430,11 +430,14 @@ export class LiveSession {
    * plus the ingest's one-second report); an encoder silent for longer cannot be copied anyway.
    */
   async #keyframeCadence(publisher: PublisherRecord): Promise<number | undefined> {
-    const deadline = publisher.since + (this.opts.config.live.segmentSeconds + CADENCE_REPORT_SECONDS) * 1000;
+    const wait = (this.opts.config.live.segmentSeconds + CADENCE_REPORT_SECONDS) * 1000;
     for (;;) {
       const latest = await this.opts.watch.publisher();
       if (latest?.session !== publisher.session) return undefined;
-      if (latest.keyframeSeconds !== undefined || Date.now() >= deadline) return latest.keyframeSeconds;
+      // From when media began to arrive, as the ingest now says: an SRT or WHIP bridge starts
+      // publishing a few seconds after its presenter was admitted.
+      if (latest.keyframeSeconds !== undefined || Date.now() >= latest.since + wait)
+        return latest.keyframeSeconds;
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -667,6 +667,9 @@ async function latencyScenario(s: Scenario, drift: boolean, edgeChecks: EdgeChec
       mode,
       'segment s': listed.segmentSeconds.toFixed(1),
       passthrough: String(health.passthrough),
+      // Below 1.0 the live encoder falls behind the presenter (this 2-core machine also runs the
+      // publisher, Chromium and the benchmark's decoding), and latency grows.
+      'worker speed': health.speed === null ? '-' : health.speed.toFixed(2),
       'shown p50/p95 s': p50p95(first.samples),
       'listed p50/p95 s': p50p95(listed.samples),
       ...(settings.driftMinutes > 0
