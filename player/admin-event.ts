@@ -4,6 +4,7 @@
  * (automated and on demand), registrants and analytics. Presenters are sent back to /admin.
  */
 import { mountAnalytics } from './admin-analytics.ts';
+import { el, errorOf } from './admin-dom.ts';
 import { mountRegistrants } from './admin-registrants.ts';
 import { mountSchedule } from './admin-schedule.ts';
 import { mountSettings } from './admin-settings.ts';
@@ -94,8 +95,65 @@ function streamFacts(list: HTMLElement, event: AdminEvent): void {
   const link = document.createElement('a');
   link.href = `/present/${event.id}`;
   link.textContent = 'Go live from the browser';
-  dd.append(link);
+  dd.append(link, ' ', ...presenterLinkControls(event));
   list.append(dt, dd);
+}
+
+/**
+ * "Presenter link": a signed link for a guest presenter without an account (POST
+ * /api/events/:id/presenter-link), shown once in a read-only field to copy. Presenters never see
+ * this page (and the API refuses them).
+ */
+function presenterLinkControls(event: AdminEvent): HTMLElement[] {
+  const make = el('button', {
+    type: 'button',
+    id: 'presenter-link',
+    className: 'staff-only',
+    textContent: 'Presenter link',
+  });
+  const field = el('input', { type: 'text', id: 'presenter-link-url', readOnly: true, size: 64 });
+  const copy = el('button', { type: 'button', textContent: 'Copy' });
+  copy.setAttribute('aria-label', 'Copy the presenter link');
+  const expiry = el('span', { id: 'presenter-link-expiry' });
+  const shown = el(
+    'div',
+    { className: 'staff-only', hidden: true },
+    el('label', {}, 'Presenter link (anyone with it can go live on this event)', field),
+    ' ',
+    copy,
+    ' ',
+    expiry,
+  );
+  make.addEventListener('click', () => {
+    make.disabled = true;
+    void (async () => {
+      const response = await api(`/api/events/${event.id}/presenter-link`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({}),
+      });
+      if (!response.ok) return say(await errorOf(response));
+      const link = (await response.json()) as { url: string; expiresAt: string };
+      field.value = link.url;
+      expiry.textContent = `Works until ${new Date(link.expiresAt).toLocaleString()}, or until the stream key changes.`;
+      shown.hidden = false;
+      field.select();
+    })()
+      .catch((err: unknown) => say(String(err)))
+      .finally(() => {
+        make.disabled = false;
+      });
+  });
+  copy.addEventListener('click', () => {
+    void navigator.clipboard.writeText(field.value).then(
+      () => say('Presenter link copied.'),
+      () => {
+        field.select();
+        say('Select the presenter link and copy it.');
+      },
+    );
+  });
+  return [make, shown];
 }
 
 const KINDS = { on_demand: 'On demand', live: 'Live', automated: 'Automated' } as const;

@@ -6,10 +6,14 @@
  * connection is not a DELETE: the server keeps the event live for a grace period, and the page
  * publishes again with a new offer. `?clock=1` sends a clock instead of the camera (the latency
  * benchmark reads it back from the HLS).
+ *
+ * Two ways in: signed in to the app (a presenter of the event, or staff), or a guest presenter's
+ * link (`#link=<token>`, made by an owner or manager): the token is kept for this tab, taken out
+ * of the address bar, and sent as a bearer to `/api/present/:id` instead of the session's API.
  */
 import { api, requireSession } from './admin-session.ts';
 
-/** What GET /api/events/:id answers (the fields this page uses). */
+/** What GET /api/events/:id and GET /api/present/:id answer (the fields this page uses). */
 interface PresentEvent {
   id: string;
   title: string;
@@ -20,10 +24,10 @@ interface PresentEvent {
     whipUrl: string | null;
     streamKey: string;
     streamKeyDisabled: boolean;
-  };
+  } | null;
 }
 
-/** What GET /api/events/:id/live answers (the fields this page uses). */
+/** What GET /api/events/:id/live and GET /api/present/:id/live answer (the fields this page uses). */
 interface LiveHealth {
   status: string;
   viewersNow: number;
@@ -46,6 +50,54 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 function say(text: string): void {
   $('#message').textContent = text;
+}
+
+const LINK_REFUSED = 'This presenter link is not valid or has expired: ask the organiser for a new one.';
+
+/**
+ * How this page reads the event: with the session (the app's API) or with a presenter link's
+ * token (its own API, the token as bearer, no cookie).
+ */
+interface Access {
+  readonly viaLink: boolean;
+  readonly eventPath: string;
+  readonly livePath: string;
+  get(path: string): Promise<Response>;
+}
+
+/**
+ * A presenter link's token: from the fragment (then kept in this tab's sessionStorage, per event,
+ * and taken out of the address bar and the history), else from an earlier load of this tab.
+ */
+function linkToken(eventId: string): string | undefined {
+  const stored = `onair.present.${eventId}`;
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('link') ?? undefined;
+  if (fromHash) history.replaceState(null, '', location.pathname + location.search);
+  try {
+    if (fromHash) sessionStorage.setItem(stored, fromHash);
+    return fromHash ?? sessionStorage.getItem(stored) ?? undefined;
+  } catch (err) {
+    // Storage off (a privacy setting): the link works for this load only.
+    warn('sessionStorage', err);
+    return fromHash;
+  }
+}
+
+function accessFor(eventId: string): Access {
+  const token = linkToken(eventId);
+  if (token === undefined)
+    return {
+      viaLink: false,
+      eventPath: `/api/events/${eventId}`,
+      livePath: `/api/events/${eventId}/live`,
+      get: (path) => api(path),
+    };
+  return {
+    viaLink: true,
+    eventPath: `/api/present/${eventId}`,
+    livePath: `/api/present/${eventId}/live`,
+    get: (path) => fetch(path, { credentials: 'omit', headers: { authorization: `Bearer ${token}` } }),
+  };
 }
 
 /** Set when the page's Content-Security-Policy blocked the WHIP server (a fetch only says "failed"). */
@@ -592,6 +644,7 @@ class Presenter {
     private readonly event: PresentEvent,
     private readonly whipUrl: string,
     private readonly key: string,
+    private readonly access: Access,
   ) {}
 
   /** A method, not a comparison: the compiler would keep a narrowing of `state` across awaits. */
@@ -757,12 +810,17 @@ class Presenter {
     this.session = undefined;
     session?.pc.close();
     const stopped = session?.resource ? await unpublish(session.resource, this.key) : false;
-    // Without a session to DELETE (lost, or its Location not exposed), the app's own end.
-    if (!stopped && wasOn) {
+    // Without a session to DELETE (lost, or its Location not exposed), the app's own end; a
+    // presenter link has no session to ask it with.
+    if (!stopped && wasOn && !this.access.viaLink) {
       const r = await api(`/api/events/${this.event.id}/end`, { method: 'POST' });
       if (!r.ok) warn('end event', r.status);
     }
     this.finish('Broadcast ended');
+    if (!stopped && wasOn && this.access.viaLink)
+      say(
+        'Your broadcast stopped, but the streaming server was not told: the event ends by itself after a short wait, or the organiser can end it from the app.',
+      );
   }
 
   /** Everything off: the session, the devices, the polling. */
@@ -830,7 +888,8 @@ class Presenter {
   }
 
   private async pollHealth(): Promise<void> {
-    const response = await api(`/api/events/${this.event.id}/live`);
+    const response = await this.access.get(this.access.livePath);
+    if (response.status === 401 && this.access.viaLink) return say(LINK_REFUSED);
     if (!response.ok) return;
     const health = (await response.json()) as LiveHealth;
     const viewers = $('#viewers');
@@ -844,15 +903,20 @@ class Presenter {
 }
 
 async function main(): Promise<void> {
-  await requireSession();
   const id = /^\/present\/([A-Za-z0-9_]{1,40})$/.exec(location.pathname)?.[1];
-  if (!id) return say('No such webinar.');
-  const response = await api(`/api/events/${id}`);
+  const access = id ? accessFor(id) : undefined;
+  if (!access?.viaLink) await requireSession();
+  if (!id || !access) return say('No such webinar.');
+  // A guest has no app to go back to.
+  if (access.viaLink) $('#back').hidden = true;
+  const response = await access.get(access.eventPath);
   if (!response.ok)
     return say(
-      response.status === 404 || response.status === 403
-        ? 'No such webinar, or you are not one of its presenters.'
-        : `Could not load the webinar (${response.status}).`,
+      response.status === 401 && access.viaLink
+        ? LINK_REFUSED
+        : response.status === 404 || response.status === 403
+          ? 'No such webinar, or you are not one of its presenters.'
+          : `Could not load the webinar (${response.status}).`,
     );
   const event = (await response.json()) as PresentEvent;
   document.title = `onair · go live · ${event.title}`;
@@ -882,7 +946,7 @@ async function main(): Promise<void> {
   if (new URLSearchParams(location.search).get('clock') === '1')
     source.add(new Option('Test clock (latency benchmark)', 'clock', true, true));
 
-  const presenter = new Presenter(event, live.whipUrl, live.streamKey);
+  const presenter = new Presenter(event, live.whipUrl, live.streamKey, access);
   for (const select of ['#source', '#camera', '#microphone'])
     $(select).addEventListener('change', () => void presenter.preview());
   $('#go-live').addEventListener('click', () => void presenter.goLive());

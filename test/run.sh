@@ -35,6 +35,8 @@ SECOND_ONLY=(
   test/integration/live-fencing.test.ts
   test/integration/abandoned-uploads.test.ts
   test/integration/edge.test.ts
+  # SRT through the whole server: its bridge does not touch storage or the database.
+  test/integration/live-srt.test.ts
 )
 logs=$(mktemp -d)
 names=("SQLite + local storage" "PostgreSQL + S3")

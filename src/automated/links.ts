@@ -1,7 +1,8 @@
 import { signValue, unsignValue } from '../origin/tokens.ts';
 
 /**
- * Signed values that viewers carry (cookies, personal links in emails and pages). Each is bound to
+ * Signed values that viewers and guest presenters carry (cookies, personal links in emails and
+ * pages, presenter links). Each is bound to
  * its purpose, its account and its event, so one can never stand for another: a session cookie of
  * one webinar is worthless on another account's webinar, an unsubscribe link cannot open the data
  * page, and a value signed for one registrant names no one else.
@@ -20,7 +21,9 @@ export type SignedPurpose =
   /** Cookie: the automated-webinar session an anonymous viewer picked. */
   | 'session'
   /** A viewing the page admitted: what heartbeats must carry. */
-  | 'view';
+  | 'view'
+  /** A guest presenter's link to the presenter page (`src/live/presenter-links.ts`). */
+  | 'present';
 
 export interface Bound {
   readonly accountId: string;

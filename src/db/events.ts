@@ -119,6 +119,18 @@ export async function findEventByWebinarId(db: Db, webinarId: string): Promise<E
   return openEvents(db).where('events.webinar_id', '=', webinarId).executeTakeFirst();
 }
 
+/** An event of an open account (what a presenter link reaches): undefined once the account is closed. */
+export async function findOpenAccountEvent(
+  db: Db,
+  accountId: string,
+  id: string,
+): Promise<EventRow | undefined> {
+  return openEvents(db)
+    .where('events.id', '=', id)
+    .where('events.account_id', '=', accountId)
+    .executeTakeFirst();
+}
+
 export async function findEventByStreamKey(db: Db, streamKey: string): Promise<EventRow | undefined> {
   return openEvents(db).where('events.stream_key', '=', streamKey).executeTakeFirst();
 }

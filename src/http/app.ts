@@ -19,6 +19,7 @@ import { errorHandler, HttpError, parseOr400 } from './errors.ts';
 import { eventRoutes } from './events-routes.ts';
 import { rejectBadBody, rejectBadText } from './input.ts';
 import { pageSecurityHeaders } from './page-headers.ts';
+import { presentRoutes } from './present-routes.ts';
 import { operatorRoutes } from './operator-routes.ts';
 import { selfServiceRoutes } from './self-service-routes.ts';
 import { statusRoutes } from './status-routes.ts';
@@ -148,8 +149,11 @@ export function createApp(deps: AppDeps): express.Express {
       baseUrl,
       ingest,
       liveSegmentSeconds: deps.config.live.segmentSeconds,
+      secret: deps.secret,
     }),
   );
+  // A guest presenter's link (no account): its own bearer token, never a session cookie.
+  app.use(presentRoutes({ db: deps.db, redis: deps.redis, secret: deps.secret, baseUrl, ingest }));
   app.use(
     '/api/webhooks',
     requireRole(auth, STAFF),

@@ -37,6 +37,7 @@ import {
 import type { Redis } from 'ioredis';
 import { formatWebinarId, newStreamKey } from '../ids.ts';
 import { currentPublisher, FALLING_BEHIND_SPEED, readHealth } from '../live/live-state.ts';
+import { PRESENTER_LINK_DAYS, presenterLink, signPresenterToken } from '../live/presenter-links.ts';
 import { eventAnalytics } from '../services/analytics.ts';
 import { analyticsSeries } from '../services/analytics-series.ts';
 import { registrantsCsv } from '../services/registrant-export.ts';
@@ -130,6 +131,16 @@ const Paging = z.object({
   // Bounded: a deep OFFSET makes the database walk every row before the page.
   offset: z.coerce.number().int().min(0).max(100_000).default(0),
 });
+const PresenterLinkBody = z
+  .object({
+    days: z
+      .number()
+      .int()
+      .min(PRESENTER_LINK_DAYS.min)
+      .max(PRESENTER_LINK_DAYS.max)
+      .default(PRESENTER_LINK_DAYS.default),
+  })
+  .strict();
 /** Registrants whose email, name or company contains `q` (case-insensitive; `%` and `_` literal). */
 const RegistrantsQuery = Paging.extend({
   q: z.string().max(100, 'must be at most 100 characters').optional(),
@@ -148,6 +159,8 @@ export interface EventRoutesDeps {
   ingest: IngestView;
   /** LIVE_SEGMENT_SECONDS: the keyframe interval presenters are asked for. */
   liveSegmentSeconds: number;
+  /** Signs presenter links. */
+  secret: string;
 }
 
 /**
@@ -209,6 +222,60 @@ export function eventView(row: EventRow, baseUrl: string, ingest?: IngestView, l
     embedHtml: `<iframe src="${pageUrl}?embed=1" title="${row.title.replace(/[<>&"]/g, '')}" width="960" height="600" style="border:0;max-width:100%" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen></iframe>`,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * What the presenter page reads of an event, and all a presenter link shows (no gate, no schedule,
+ * no other ingest URLs): the same URLs as `eventView`, from it.
+ */
+export function presenterView(view: ReturnType<typeof eventView>) {
+  const { live } = view;
+  return {
+    id: view.id,
+    title: view.title,
+    webinarId: view.webinarId,
+    pageUrl: view.pageUrl,
+    type: view.type,
+    live: live
+      ? {
+          status: live.status,
+          whipUrl: live.whipUrl,
+          streamKey: live.streamKey,
+          streamKeyDisabled: live.streamKeyDisabled,
+        }
+      : null,
+  };
+}
+
+/**
+ * A live event's health as its presenter sees it: `GET /api/events/:id/live`, and the part a
+ * presenter link reads (`GET /api/present/:id/live`).
+ */
+export async function liveHealthView(db: Db, redis: Redis, row: EventRow) {
+  const health = await readHealth(redis, row.id);
+  const since = new Date(Date.now() - 30_000).toISOString();
+  const viewersNow = await countViewingsSince(db, row.id, since);
+  const publisher = await currentPublisher(redis, row.id);
+  return {
+    status: row.live_status,
+    startedAt: row.live_started_at,
+    /** How the presenter is publishing now (rtmp, srt, whip), or null. */
+    protocol: publisher ? (publisher.protocol ?? 'rtmp') : null,
+    viewersNow,
+    inputBitrate: health?.inputBitrate ?? null,
+    fps: health?.fps ?? null,
+    speed: health?.speed ?? null,
+    fallingBehind: health?.speed != null && health.speed < FALLING_BEHIND_SPEED,
+    droppedFrames: health?.droppedFrames ?? 0,
+    droppedSeconds: health?.droppedSeconds ?? 0,
+    droppedSegments: health?.droppedSegments ?? 0,
+    periods: health?.periods ?? 0,
+    passthrough: health?.passthrough ?? false,
+    renditions: health?.renditions ?? [],
+    keyframeSeconds: health?.keyframeSeconds ?? null,
+    keyframeAdvice: health?.keyframeAdvice ?? null,
+    updatedAt: health?.updatedAt ?? null,
   };
 }
 
@@ -464,30 +531,31 @@ export function eventRoutes(deps: EventRoutesDeps): Router {
 
   router.get('/:id/live', async (req, res) => {
     const row = await ownLiveEvent(req, accountOf(res).id);
-    const health = await readHealth(deps.redis, row.id);
-    const since = new Date(Date.now() - 30_000).toISOString();
-    const viewersNow = await countViewingsSince(db, row.id, since);
-    const publisher = await currentPublisher(deps.redis, row.id);
-    res.set('Cache-Control', 'no-store').json({
-      status: row.live_status,
-      startedAt: row.live_started_at,
-      /** How the presenter is publishing now (rtmp, srt, whip), or null. */
-      protocol: publisher ? (publisher.protocol ?? 'rtmp') : null,
-      viewersNow,
-      inputBitrate: health?.inputBitrate ?? null,
-      fps: health?.fps ?? null,
-      speed: health?.speed ?? null,
-      fallingBehind: health?.speed != null && health.speed < FALLING_BEHIND_SPEED,
-      droppedFrames: health?.droppedFrames ?? 0,
-      droppedSeconds: health?.droppedSeconds ?? 0,
-      droppedSegments: health?.droppedSegments ?? 0,
-      periods: health?.periods ?? 0,
-      passthrough: health?.passthrough ?? false,
-      renditions: health?.renditions ?? [],
-      keyframeSeconds: health?.keyframeSeconds ?? null,
-      keyframeAdvice: health?.keyframeAdvice ?? null,
-      updatedAt: health?.updatedAt ?? null,
-    });
+    res.set('Cache-Control', 'no-store').json(await liveHealthView(db, deps.redis, row));
+  });
+
+  // A link for a guest presenter (no account): the presenter page with a signed token in its
+  // fragment. Presenters cannot make one (presenterScope answers 403): only owners, managers, keys.
+  router.post('/:id/presenter-link', async (req, res) => {
+    const row = await ownEvent(req, accountOf(res).id);
+    const body = parseOr400(PresenterLinkBody, req.body ?? {}, 'body');
+    if (row.type !== 'live' || !row.stream_key)
+      throw new HttpError(400, 'not_live', 'Presenter links are for live events only.');
+    if (row.stream_key_disabled === 1)
+      throw new HttpError(
+        400,
+        'stream_key_disabled',
+        'The stream key of this event is disabled: enable it (PATCH streamKeyDisabled: false) first.',
+      );
+    const expires = Math.floor(Date.now() / 1000) + body.days * 86_400;
+    const token = signPresenterToken({ ...row, stream_key: row.stream_key }, deps.secret, expires);
+    res
+      .status(201)
+      .set('Cache-Control', 'no-store')
+      .json({
+        url: presenterLink(deps.baseUrl(), row.id, token),
+        expiresAt: new Date(expires * 1000).toISOString(),
+      });
   });
 
   router.delete('/:id', async (req, res) => {

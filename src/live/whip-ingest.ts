@@ -5,19 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import {
-  RTCPeerConnection,
-  RTCRtpCodecParameters,
-  RtcpSrPacket,
-  useAbsSendTime,
-  useH264,
-  useOPUS,
-  useSdesMid,
-  useTransportWideCC,
-  useVP8,
-  type RTCRtpTransceiver,
-  type MediaStreamTrack,
-} from 'werift';
+import type { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpTransceiver, MediaStreamTrack } from 'werift';
 import {
   AUDIO_PT,
   VIDEO_PT,
@@ -185,7 +173,21 @@ async function reserveBridgePorts(taken: Set<number>): Promise<number> {
   throw new Error('no free UDP ports for the bridge');
 }
 
-function weriftCodec(kind: 'video' | 'audio', c: OfferedCodec): RTCRtpCodecParameters {
+type Werift = typeof import('werift');
+let werift: Promise<Werift> | undefined;
+/**
+ * werift is loaded at the first WHIP session, not with the ingest: it costs about a second of CPU
+ * to load, paid at every start of every ingest otherwise (and most never see a browser).
+ */
+function loadWerift(): Promise<Werift> {
+  return (werift ??= import('werift'));
+}
+
+function weriftCodec(
+  { RTCRtpCodecParameters }: Werift,
+  kind: 'video' | 'audio',
+  c: OfferedCodec,
+): RTCRtpCodecParameters {
   return new RTCRtpCodecParameters({
     mimeType: `${kind}/${c.name}`,
     clockRate: c.clockRate,
@@ -364,7 +366,13 @@ export async function startWhipServer(opts: WhipServerOptions): Promise<WhipServ
     });
   }
 
-  function wireMedia(session: WhipSession, pc: RTCPeerConnection, pick: CodecPick, basePort: number): void {
+  function wireMedia(
+    { RtcpSrPacket }: Werift,
+    session: WhipSession,
+    pc: RTCPeerConnection,
+    pick: CodecPick,
+    basePort: number,
+  ): void {
     const ports = bridgePorts(basePort);
     const subscribed = new Set<MediaStreamTrack>();
     for (const t of pc.getTransceivers()) {
@@ -394,7 +402,9 @@ export async function startWhipServer(opts: WhipServerOptions): Promise<WhipServ
   async function setUp(session: WhipSession, offer: string, pick: CodecPick): Promise<string> {
     const admission = session.admission;
     if (!admission) throw new Error('not admitted');
-    const pc = new RTCPeerConnection({
+    const w = await loadWerift();
+    const { useAbsSendTime, useH264, useOPUS, useSdesMid, useTransportWideCC, useVP8 } = w;
+    const pc = new w.RTCPeerConnection({
       iceServers: [],
       iceUseIpv6: false,
       bundlePolicy: 'max-bundle',
@@ -425,7 +435,7 @@ export async function startWhipServer(opts: WhipServerOptions): Promise<WhipServ
       const chosen = t.kind === 'video' ? pick.video : pick.audio;
       // werift answers with every offered codec of a known name, in the offer's order, and the
       // browser sends the first: answer with exactly the chosen one.
-      if (chosen && (t.kind === 'video' || t.kind === 'audio')) t.codecs = [weriftCodec(t.kind, chosen)];
+      if (chosen && (t.kind === 'video' || t.kind === 'audio')) t.codecs = [weriftCodec(w, t.kind, chosen)];
       else t.setDirection('inactive');
     }
     const answer = await pc.createAnswer();
@@ -439,7 +449,7 @@ export async function startWhipServer(opts: WhipServerOptions): Promise<WhipServ
     session.tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-whip-'));
     const sdpPath = path.join(session.tmpDir, 'in.sdp');
     fs.writeFileSync(sdpPath, bridgeSdp(pick, session.basePort), { mode: 0o600 });
-    wireMedia(session, pc, pick, session.basePort);
+    wireMedia(w, session, pc, pick, session.basePort);
     session.bridge = startBridge(session, pick, admission.rtmpUrl, sdpPath);
 
     session.timers.push(

@@ -113,6 +113,45 @@ describe('going live from the browser (WHIP)', () => {
     expect(asset.json.status).toBe('ready');
   });
 
+  it('a guest presenter goes live with a presenter link, without signing in', async () => {
+    const event = await createLiveEvent('Guest keynote');
+    // The owner makes the link on the event's page in the app.
+    await signedIn.goto(`${server.url}/admin/events/${event.id}`);
+    await signedIn.click('#presenter-link');
+    await signedIn.waitForSelector('#presenter-link-url:visible');
+    const url = await signedIn.inputValue('#presenter-link-url');
+    expect(url.startsWith(`${server.url}/present/${event.id}#link=`)).toBe(true);
+    expect(await signedIn.textContent('#presenter-link-expiry')).toMatch(/^Works until /);
+    const token = decodeURIComponent(url.split('#link=')[1]!);
+    // A browser that never signed in.
+    const guest = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    try {
+      const page = await guest.newPage();
+      const requested: string[] = [];
+      page.on('request', (r) => {
+        if (!r.isNavigationRequest()) requested.push(r.url());
+      });
+      await page.goto(url);
+      await page.waitForSelector('#go-live:enabled');
+      expect(await page.textContent('#event-title')).toBe('Go live: Guest keynote');
+      // The token left the address bar; the page read the event with it, not with a session.
+      expect(page.url()).toBe(`${server.url}/present/${event.id}`);
+      expect(requested).toContain(`${server.url}/api/present/${event.id}`);
+      expect(requested.some((u) => u.includes('/api/events') || u.includes('/api/auth'))).toBe(false);
+      expect(requested.some((u) => u.includes(encodeURIComponent(token)) || u.includes(token))).toBe(false);
+      await page.click('#go-live');
+      await until('the guest is live', async () => (await state(page)) === 'live', 30_000);
+      await until('live HLS', async () => (await info(event)).playback?.live, 40_000);
+      await page.click('#end');
+      await until('the page says ended', async () => (await state(page)) === 'ended', 15_000);
+      // End sent the WHIP DELETE: the event ends with it.
+      await until('the event ended', async () => (await info(event)).liveStatus === 'ended', 30_000);
+      expect(requested.some((u) => u.endsWith(`/api/events/${event.id}/end`))).toBe(false);
+    } finally {
+      await guest.close();
+    }
+  });
+
   it('a wrong stream key shows a message and publishes nothing', async () => {
     const event = await createLiveEvent('Wrong key');
     const page = signedIn;
