@@ -485,6 +485,8 @@ export class LiveOutput {
     if (this.#fenced) throw new Fenced();
     const { owner, redis, assetId } = this.opts;
     if (owner !== undefined && !(await ownsLiveOutput(redis, assetId, owner))) this.#fenceOff();
+    // Fenced while Redis answered (the job aborted meanwhile): the write must not start either.
+    if (this.#fenced) throw new Fenced();
   }
 
   #fenceOff(): never {
