@@ -27,7 +27,8 @@ const PART_SEGMENTS_TARGETS = 3;
 /**
  * `window` with LL-HLS: `partsOf(segmentUri)` gives the parts a listed segment was cut into (when
  * still known); `pending` is listed only when it is the segment right after the last one listed
- * (`nextSegmentUri`), as RFC 8216bis requires of parts after the last EXTINF.
+ * (`nextSegmentUri`), as RFC 8216bis requires of parts after the last EXTINF. Between a segment's
+ * close and its listing, its own parts stay the ones after the last EXTINF: the playlist only grows.
  */
 export function lowLatencyPlaylist(
   window: MediaPlaylist,
@@ -49,8 +50,18 @@ export function lowLatencyPlaylist(
     return parts && parts.length > 0 ? { ...s, parts } : s;
   });
   const last = segments.at(-1);
-  const follows =
-    pending !== undefined && last !== undefined && nextSegmentUri(last.uri) === pending.segmentUri;
+  const after = last !== undefined ? nextSegmentUri(last.uri) : undefined;
+  const follows = pending !== undefined && after !== undefined && after === pending.segmentUri;
+  // A segment already closed but not listed yet (its storage write under way) keeps its parts
+  // listed, so a reload never loses parts a player has already seen; the part after them is the
+  // first of the segment in progress.
+  const closing = !follows && after !== undefined ? partsOf(after) : undefined;
+  const hintAfterClosing =
+    closing && pending && nextSegmentUri(after!) === pending.segmentUri
+      ? (pending.parts[0]?.uri ?? pending.nextPartUri)
+      : undefined;
+  const pendingParts = follows ? pending.parts : (closing ?? []);
+  const preloadHint = follows ? pending.nextPartUri : closing ? hintAfterClosing : undefined;
   return {
     ...window,
     segments: listed,
@@ -58,8 +69,8 @@ export function lowLatencyPlaylist(
       partTarget: opts.partSeconds,
       // Three part targets (Apple's advice; RFC 8216bis 4.4.3.8 requires at least two).
       partHoldBack: 3 * opts.partSeconds,
-      pendingParts: follows ? pending.parts : [],
-      ...(follows ? { preloadHint: pending.nextPartUri } : {}),
+      pendingParts,
+      ...(preloadHint !== undefined ? { preloadHint } : {}),
       renditionReports,
     },
   };

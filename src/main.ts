@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from './config.ts';
@@ -14,7 +13,8 @@ import { createLogger } from './log.ts';
 import { JobQueues } from './queue/catalogue.ts';
 import { Metrics, MetricsPublisher } from './services/metrics.ts';
 import { connectRedis, RedisOutageLog } from './queue/redis.ts';
-import { freePort, startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
+import { startEmbeddedRedis, type EmbeddedRedis } from './services/embedded-redis.ts';
+import { freePort, freeUdpPort } from './net/free-ports.ts';
 import { WorkerSupervisor } from './services/worker-supervisor.ts';
 import { ensurePrivateDir } from './storage/local-storage.ts';
 import { openStorage } from './storage/open-storage.ts';
@@ -92,17 +92,6 @@ async function withIngestPorts(config: Config): Promise<Config> {
     srt: config.srt && { ...config.srt, port: config.srt.port || (await freeUdpPort()) },
     whip: config.whip && { ...config.whip, port: config.whip.port || (await freePort()) },
   };
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
 }
 
 /**

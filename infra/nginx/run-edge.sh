@@ -11,7 +11,8 @@
 # from the environment only (an argument would show in `ps`) and written to DIR/nginx.conf (0600,
 # DIR 0700); the cache, temporary files and pid file live under DIR too. --port also takes
 # ADDR:PORT (e.g. 127.0.0.1:8088). Errors go to stderr. Stop it with SIGTERM (SIGQUIT: graceful).
-# ONAIR_NGINX names the nginx binary (default: nginx on PATH; not NGINX, which nginx itself reads).
+# ONAIR_NGINX names the nginx binary (default: nginx on PATH, else /usr/sbin/nginx; not NGINX, which
+# nginx itself reads).
 # Bad arguments or no key: exit 2.
 set -euo pipefail
 
@@ -118,7 +119,8 @@ fi
 [[ $cache_size =~ ^[1-9][0-9]*[kKmMgG]?$ ]] || fail "--cache-size: a size such as 500m or 20g: $cache_size"
 [[ $workers =~ ^(auto|[1-9][0-9]{0,2})$ ]] || fail "--workers: auto or a number: $workers"
 
-nginx=${ONAIR_NGINX:-nginx}
+# Debian puts nginx in /usr/sbin, which is not on an ordinary user's PATH.
+nginx=${ONAIR_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v "$nginx" >/dev/null || {
   printf 'run-edge.sh: %s not found (Debian: apt-get install nginx-light)\n' "$nginx" >&2
   exit 1

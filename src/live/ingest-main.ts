@@ -64,9 +64,10 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     session?: IngestSession;
     lastBytes: number;
     lastAt: number;
-    /** SRT or WHIP: a bridge ffmpeg publishes here, and says itself whether the presenter stopped. */
-    bridged?: boolean;
   }
+  /** SRT or WHIP: a bridge ffmpeg publishes here, and says itself whether the presenter stopped. */
+  const bridged = (a: { record: PublisherRecord }): boolean =>
+    a.record.protocol === 'srt' || a.record.protocol === 'whip';
   const metrics = new Metrics('ingest');
   const publisher = new MetricsPublisher(metrics, redis, log);
   const refuse = (code: RefusalCode, reason: string): Refusal => {
@@ -128,7 +129,7 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
     });
     if (!admitted.ok) return admitted;
     const name = `bridge-${crypto.randomBytes(16).toString('hex')}`;
-    const claim = { ...admitted.claim, bridged: true };
+    const claim = admitted.claim;
     bridging.set(name, claim);
     let over = false;
     return {
@@ -176,17 +177,17 @@ export async function startIngest(config: Config): Promise<RunningIngest> {
         if (!claim) return session.disconnect();
         // A bridge's media begins now, seconds after its admission (ICE, the bridge's start): the
         // live job waits for the keyframe cadence from here.
-        const record = claim.bridged ? { ...claim.record, since: Date.now() } : claim.record;
+        const record = bridged(claim) ? { ...claim.record, since: Date.now() } : claim.record;
         const a: Active = { ...claim, record, session };
         active.set(session.id, a);
-        if (claim.bridged) void refreshPublisher(redis, a.eventId, record).catch(() => undefined);
+        if (bridged(claim)) void refreshPublisher(redis, a.eventId, record).catch(() => undefined);
         metrics.ingestPublishers.set(active.size);
       },
       stopped(session) {
         const a = active.get(session.id);
         // A bridge's own RTMP goes the same way whether its presenter stopped or dropped: the
         // bridge reports which (WHIP DELETE, SRT SHUTDOWN) through its admission.
-        if (a && !a.bridged) void markStopped(redis, a.eventId, true).catch(() => undefined);
+        if (a && !bridged(a)) void markStopped(redis, a.eventId, true).catch(() => undefined);
       },
       closed(session) {
         const a = active.get(session.id);

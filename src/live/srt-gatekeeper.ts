@@ -22,6 +22,7 @@ import {
 } from '../../pipelines/srt-handshake.ts';
 import type { Logger } from '../log.ts';
 import { spawnFfmpeg } from '../media/ffmpeg.ts';
+import { freeUdpPort } from '../net/free-ports.ts';
 import { srtRejectCode, type Admission, type Admit } from './admission.ts';
 import { redactStreamKeys } from './rtmp-ingest.ts';
 
@@ -396,13 +397,4 @@ function bindLoopback(sock: dgram.Socket): Promise<void> {
       resolve();
     });
   });
-}
-
-/** A UDP port free right now on loopback (the bridge binds it a moment later). */
-async function freeUdpPort(): Promise<number> {
-  const probe = dgram.createSocket('udp4');
-  await bindLoopback(probe);
-  const { port } = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }

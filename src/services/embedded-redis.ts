@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
+import { freePort } from '../net/free-ports.ts';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/local-storage.ts';
 
 export interface EmbeddedRedis {
@@ -50,20 +50,6 @@ const RESTART_MAX_MS = 30_000;
 const QUICK_EXIT_MS = 10_000;
 /** Loading a large AOF takes a while; redis answers LOADING meanwhile. */
 const START_TIMEOUT_MS = 30_000;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 /** Stops a redis-server a previous run left behind (its watchdog killed with SIGKILL, say), found by its pidfile. */
 function reapStale(pidFile: string): void {

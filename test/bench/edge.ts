@@ -6,8 +6,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { until } from '../helpers/api.ts';
+import { findNginx } from '../helpers/nginx.ts';
 import { parseEdgeLogLine } from './viewers/edge-log.ts';
 
 export { freePort };
@@ -25,7 +26,7 @@ export function commandExists(command: string): boolean {
 
 /** Why the edge cannot run here, or undefined when it can. */
 export function edgeMissing(): string | undefined {
-  if (!commandExists('nginx')) return 'nginx is not installed (apt-get install nginx-light)';
+  if (!findNginx()) return 'nginx is not installed (apt-get install nginx-light)';
   if (!fs.existsSync(path.join(root, 'infra/nginx/run-edge.sh')))
     return 'infra/nginx/run-edge.sh does not exist';
   return undefined;
@@ -69,7 +70,10 @@ export async function startEdge(
       ...['--port', String(port), '--origin', `127.0.0.1:${originPort}`],
       ...['--dir', path.join(work, 'edge'), '--access-log', log, '--workers', 'auto'],
     ],
-    { env: { ...process.env, ONAIR_EDGE_KEY: key }, stdio: ['ignore', 'inherit', 'inherit'] },
+    {
+      env: { ...process.env, ONAIR_NGINX: findNginx(), ONAIR_EDGE_KEY: key },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const stop = async () => {

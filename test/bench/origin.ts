@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { playbackKey } from '../../src/origin/tokens.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { makeSource } from '../helpers/media.ts';
 import { table, wrk } from './measure.ts';
 

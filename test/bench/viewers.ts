@@ -503,11 +503,11 @@ function cpuRow(s: Summary): Record<string, string | number> {
 }
 
 /**
- * Holds: every viewer playing, and no stall of VISIBLE_STALL_MS or more. Shorter ones happen with
+ * Holds: every viewer playing, no error, and no stall of VISIBLE_STALL_MS or more. Shorter ones happen with
  * 50 viewers on an idle server: once a viewer has stalled, hls.js never slows down to rebuild its
  * buffer, so each next segment arrives just as the buffer runs out, a few ms early or late.
  */
-const holds = (s: Summary) => s.playing === s.n && s.visible.stalls === 0;
+const holds = (s: Summary) => s.playing === s.n && s.errors === 0 && s.visible.stalls === 0;
 
 function checkLimits(): string[] {
   const problems: string[] = [];

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 
 /** A redis-server of the test's own, no persistence; stopped by its pid. */
 export async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {

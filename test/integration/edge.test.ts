@@ -17,7 +17,7 @@ import { insertAsset, updateAsset } from '../../src/db/assets.ts';
 import { publishLivePart, publishLivePlaylist } from '../../src/live/live-playlists.ts';
 import { LIVE_REVISION } from '../../src/media/live-output.ts';
 import { playbackKey, signedPath } from '../../src/origin/tokens.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { until } from '../helpers/api.ts';
 import { makeSource } from '../helpers/media.ts';
 import { serverDatabase, startTestServer, type TestServer } from '../helpers/server.ts';

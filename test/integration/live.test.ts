@@ -14,7 +14,7 @@ import { readLivePlaylist } from '../../src/live/live-playlists.ts';
 import { LiveSession } from '../../src/live/live-session.ts';
 import { signedPullUrl, startRtmpIngest, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
 import { createLogger } from '../../src/log.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
 import { obsLikePublish, startPublisher, type Publisher } from '../helpers/live.ts';
 import { firstFrameOf } from '../helpers/media.ts';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../pipelines/hls-playlist.ts';
 import { OnairClient } from '../../src/cli/api-client.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { apiCall, until } from '../helpers/api.ts';
 import { createPostgresDatabase } from '../helpers/database.ts';

@@ -18,7 +18,7 @@ import type { Admission, Admit, Refusal } from '../../src/live/admission.ts';
 import { startRtmpIngest, type IngestSession, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
 import { startSrtGatekeeper, type SrtGatekeeper } from '../../src/live/srt-gatekeeper.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { until } from '../helpers/api.ts';
 import { startLossyRelay } from '../helpers/lossy-udp-relay.ts';
 import { childProcesses } from '../helpers/onair-process.ts';

@@ -15,7 +15,7 @@ import {
 } from '../../src/live/rtmp-ingest.ts';
 import { startWhipServer, type WhipServer } from '../../src/live/whip-ingest.ts';
 import { createLogger } from '../../src/log.ts';
-import { freePort } from '../../src/services/embedded-redis.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 import { until } from '../helpers/api.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { childProcesses, isAlive } from '../helpers/onair-process.ts';

@@ -53,9 +53,40 @@ describe('a live LL-HLS rendition playlist', () => {
     expect(blockingVerdict(edge, { msn: 13, part: 0 })).toBe('too-far');
   });
 
-  it('lists no pending parts that do not follow the last listed segment (stored, not yet listed)', () => {
+  it('keeps listing the parts of a segment closed but not listed yet, then hints the next segment', () => {
+    // Segment 10 is closed (its storage write under way) and segment 11 has begun.
     const pending = { segmentUri: seg(11), parts: partsOf(11, 1), nextPartUri: part(11, 1) };
     const playlist = lowLatencyPlaylist(window, known, pending, next, opts);
+    expect(playlist.lowLatency!.pendingParts.map((p) => p.uri)).toEqual([
+      part(10, 0),
+      part(10, 1),
+      part(10, 2),
+    ]);
+    expect(playlist.lowLatency!.preloadHint).toBe(part(11, 0));
+    expect(renditionReport('x', playlist)).toEqual({ uri: 'x', lastMsn: 10, lastPart: 2 });
+    // What a player saw just before (segment 10 in progress) is still all there.
+    const before = lowLatencyPlaylist(
+      window,
+      known,
+      { segmentUri: seg(10), parts: partsOf(10), nextPartUri: part(11, 0) },
+      next,
+      opts,
+    );
+    expect(writeMediaPlaylist(playlist)).toBe(writeMediaPlaylist(before));
+    const edge = playlistEdge(writeMediaPlaylist(playlist));
+    expect(blockingVerdict(edge, { msn: 10, part: 2 })).toBe('ready');
+    expect(blockingVerdict(edge, { msn: 11, part: 0 })).toBe('wait');
+  });
+
+  it("lists no pending parts that do not follow the last listed segment when that segment's parts are unknown", () => {
+    const pending = { segmentUri: seg(11), parts: partsOf(11, 1), nextPartUri: part(11, 1) };
+    const playlist = lowLatencyPlaylist(
+      window,
+      (uri) => (uri === seg(10) ? undefined : known(uri)),
+      pending,
+      next,
+      opts,
+    );
     expect(playlist.lowLatency!.pendingParts).toEqual([]);
     expect(playlist.lowLatency!.preloadHint).toBeUndefined();
     expect(renditionReport('x', playlist)).toEqual({ uri: 'x', lastMsn: 9, lastPart: 2 });
