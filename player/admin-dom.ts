@@ -20,3 +20,26 @@ export async function errorOf(response: Response): Promise<string> {
     return `Failed (${response.status}).`;
   }
 }
+
+/**
+ * A secret shown as dots until asked for (stream keys, SRT URLs that carry one: presenters share
+ * their screens), with a Show/Hide button; `value` is still what Copy buttons copy.
+ */
+export function hiddenSecret(
+  term: string,
+  value: string,
+): { text: HTMLElement; toggle: HTMLButtonElement; reveal(): void } {
+  const text = el('code', { textContent: '•'.repeat(16) });
+  text.dataset.secret = 'hidden';
+  const toggle = el('button', { type: 'button', textContent: 'Show' });
+  toggle.setAttribute('aria-label', `Show the ${term.toLowerCase()}`);
+  toggle.setAttribute('aria-pressed', 'false');
+  const set = (shown: boolean) => {
+    text.textContent = shown ? value : '•'.repeat(16);
+    text.dataset.secret = shown ? 'shown' : 'hidden';
+    toggle.textContent = shown ? 'Hide' : 'Show';
+    toggle.setAttribute('aria-pressed', String(shown));
+  };
+  toggle.addEventListener('click', () => set(text.dataset.secret === 'hidden'));
+  return { text, toggle, reveal: () => set(true) };
+}

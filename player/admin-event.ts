@@ -4,7 +4,7 @@
  * (automated and on demand), registrants and analytics. Presenters are sent back to /admin.
  */
 import { mountAnalytics } from './admin-analytics.ts';
-import { el, errorOf } from './admin-dom.ts';
+import { el, errorOf, hiddenSecret } from './admin-dom.ts';
 import { mountRegistrants } from './admin-registrants.ts';
 import { mountSchedule } from './admin-schedule.ts';
 import { mountSettings } from './admin-settings.ts';
@@ -49,14 +49,19 @@ function say(text: string): void {
   $('#message').textContent = text;
 }
 
-/** A term, its value and a Copy button (the join link, the ID, the embed snippet). */
-function fact(list: HTMLElement, term: string, value: string, copy = false): void {
+/**
+ * A term, its value and a Copy button (the join link, the ID, the embed snippet); a secret (the
+ * stream key, an SRT URL carrying it) is shown as dots until its Show button is pressed.
+ */
+function fact(list: HTMLElement, term: string, value: string, copy = false, secret = false): void {
   const dt = document.createElement('dt');
   dt.textContent = term;
   const dd = document.createElement('dd');
-  const text = document.createElement(copy ? 'code' : 'span');
-  text.textContent = value;
+  const hidden = secret ? hiddenSecret(term, value) : undefined;
+  const text = hidden?.text ?? document.createElement(copy ? 'code' : 'span');
+  if (!hidden) text.textContent = value;
   dd.append(text);
+  if (hidden) dd.append(' ', hidden.toggle);
   if (copy) {
     const button = document.createElement('button');
     button.type = 'button';
@@ -65,7 +70,10 @@ function fact(list: HTMLElement, term: string, value: string, copy = false): voi
     button.addEventListener('click', () => {
       void navigator.clipboard.writeText(value).then(
         () => say(`${term} copied.`),
-        () => say(`Select the ${term.toLowerCase()} and copy it.`),
+        () => {
+          hidden?.reveal();
+          say(`Select the ${term.toLowerCase()} and copy it.`);
+        },
       );
     });
     dd.append(' ', button);
@@ -78,9 +86,9 @@ function streamFacts(list: HTMLElement, event: AdminEvent): void {
   const live = event.live;
   if (!live) return;
   if (live.rtmpUrl) fact(list, 'Server (RTMP)', live.rtmpUrl, true);
-  fact(list, 'Stream key', live.streamKey, true);
+  fact(list, 'Stream key', live.streamKey, true, true);
   if (live.srtUrl) {
-    fact(list, 'SRT URL', live.srtUrl, true);
+    fact(list, 'SRT URL', live.srtUrl, true, true);
     const dd = document.createElement('dd');
     dd.className = 'hint';
     dd.textContent =

@@ -1,4 +1,5 @@
 /** The marketer's recordings page: upload with progress, and every asset's processing progress, live. */
+import { hiddenSecret } from './admin-dom.ts';
 import { api, csrfHeaders, session, signIn } from './admin-session.ts';
 import { refreshTeam, setTeamEvents, startTeam } from './admin-team.ts';
 import { uploadResumable } from './tus-upload.ts';
@@ -95,19 +96,22 @@ async function liveCell(e: EventSummary): Promise<Node> {
       ? ` · ${health.viewersNow} watching · ${health.inputBitrate ? Math.round(health.inputBitrate / 1000) : '?'} kbit/s in · speed ${health.speed?.toFixed(2) ?? '?'}${health.fallingBehind ? ' (falling behind!)' : ''}`
       : '');
   const list = document.createElement('dl');
-  const add = (term: string, value: string) => {
+  const add = (term: string, value: string, secret = false) => {
     const dt = document.createElement('dt');
     dt.textContent = term;
     const dd = document.createElement('dd');
-    dd.textContent = value;
+    if (secret) {
+      const hidden = hiddenSecret(term, value);
+      dd.append(hidden.text, ' ', hidden.toggle);
+    } else dd.textContent = value;
     list.append(dt, dd);
   };
   if (health?.keyframeAdvice) add('Advice', health.keyframeAdvice);
   add('Server', live.rtmpUrl);
-  add('Stream key', live.streamKey);
+  add('Stream key', live.streamKey, true);
   for (const [k, v] of Object.entries(live.obsSettings)) add(k, String(v));
   if (live.srtUrl) {
-    add('SRT URL', live.srtUrl);
+    add('SRT URL', live.srtUrl, true);
     add(
       'OBS over SRT',
       'Settings > Stream > Service: Custom, Server: the SRT URL (with its streamid), Stream key: empty',

@@ -21,7 +21,7 @@ export interface OperatorRoutesDeps {
 
 /** Job states counted per queue on each scrape (BullMQ keeps each in one Redis structure: O(1)). */
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children'] as const;
-/** A viewer is "now" if their player sent a heartbeat this recently (players beat every 15 s). */
+/** A viewer is "now" if their player sent a heartbeat this recently (players beat every 10 s). */
 const VIEWERS_NOW_MS = 30_000;
 /** Events reported by the viewers gauge: the most watched, so a scrape stays small. */
 const VIEWER_EVENTS = 500;

@@ -8,11 +8,13 @@
  * its tree is sampled and printed. Glass-to-glass latency (frame sent -> frame shown, read in the
  * page as live-latency.ts does) is measured for 20 s after the first minute and again at the end.
  *
- * At the end, per kind of process: RSS at 10 minutes (or the first sample of a shorter soak), at
- * the end, the growth in MB and in MB per minute; and latency at the start and the end. Memory that
+ * At the end, per kind of process: RSS at BENCH_SOAK_REFERENCE_MINUTES (10; or the first sample of
+ * a shorter soak), at the end, the growth in MB (and how much of it is anonymous memory: heap, not
+ * files) and in MB per minute, against the 50 MB goal; and latency at the start and the end. Memory that
  * keeps growing at a steady rate over hours is a leak; latency that creeps up is drift.
  *
- * Reproduce: npm run bench -- live-soak   (BENCH_SOAK_MINUTES=120 BENCH_SOAK_SAMPLE_SECONDS=60)
+ * Reproduce: npm run bench -- live-soak   (BENCH_SOAK_MINUTES=120 BENCH_SOAK_SAMPLE_SECONDS=60
+ * BENCH_SOAK_REFERENCE_MINUTES=10)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,13 +38,15 @@ import { table } from './measure.ts';
 const settings = {
   minutes: Number(process.env.BENCH_SOAK_MINUTES ?? 120),
   sampleSeconds: Number(process.env.BENCH_SOAK_SAMPLE_SECONDS ?? 60),
+  /** Memory growth counts from this sample on: start-up (caches filling, JIT) is over by then. */
+  referenceMinutes: Number(process.env.BENCH_SOAK_REFERENCE_MINUTES ?? 10),
 };
+/** The issue's goal: every process within this much of its size after the reference sample. */
+const GROWTH_GOAL_MB = 50;
 /** Each latency measurement. */
 const LATENCY_SECONDS = 20;
 /** The first latency measurement starts this long into the soak (the player has settled by then). */
 const FIRST_LATENCY_AT_S = 60;
-/** Memory growth counts from this sample on: start-up (caches filling, JIT) is over by then. */
-const REFERENCE_AT_S = 600;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -50,6 +54,8 @@ interface Proc {
   pid: number;
   kind: string;
   rssKb: number;
+  /** The anonymous part of VmRSS (heap, stacks): what a leak grows; the rest is files and shared memory. */
+  anonKb: number;
 }
 
 function readProc(pid: number, file: string): string | undefined {
@@ -91,8 +97,12 @@ function processTree(root: number): Proc[] {
     for (const [pid, ppid] of parents) if (ppid === pids[i]) pids.push(pid);
   }
   return pids.flatMap((pid) => {
-    const rss = /^VmRSS:\s+(\d+) kB/m.exec(readProc(pid, 'status') ?? '');
-    return rss ? [{ pid, kind: kindOf(pid, root), rssKb: Number(rss[1]) }] : [];
+    const status = readProc(pid, 'status') ?? '';
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
+    return rss
+      ? [{ pid, kind: kindOf(pid, root), rssKb: Number(rss[1]), anonKb: Number(anon?.[1] ?? 0) }]
+      : [];
   });
 }
 
@@ -104,12 +114,18 @@ interface Sample {
 const mb = (kb: number) => kb / 1024;
 const clock = (s: number) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
 
-/** Resident MB per kind of process in a sample, and how many processes of each kind. */
-function byKind(sample: Sample): Map<string, { mb: number; count: number }> {
-  const kinds = new Map<string, { mb: number; count: number }>();
+interface KindMemory {
+  mb: number;
+  anonMb: number;
+  count: number;
+}
+
+/** Resident MB (and its anonymous part) per kind of process in a sample, and how many of each kind. */
+function byKind(sample: Sample): Map<string, KindMemory> {
+  const kinds = new Map<string, KindMemory>();
   for (const p of sample.procs) {
-    const k = kinds.get(p.kind) ?? { mb: 0, count: 0 };
-    kinds.set(p.kind, { mb: k.mb + mb(p.rssKb), count: k.count + 1 });
+    const k = kinds.get(p.kind) ?? { mb: 0, anonMb: 0, count: 0 };
+    kinds.set(p.kind, { mb: k.mb + mb(p.rssKb), anonMb: k.anonMb + mb(p.anonKb), count: k.count + 1 });
   }
   return kinds;
 }
@@ -118,18 +134,23 @@ function summaryRows(reference: Sample, last: Sample): Record<string, string>[] 
   const from = byKind(reference);
   const to = byKind(last);
   const minutes = (last.atS - reference.atS) / 60;
-  const row = (kind: string, a: { mb: number; count: number }, b: { mb: number; count: number }) => ({
+  const row = (kind: string, a: KindMemory, b: KindMemory) => ({
     process: kind,
     count: a.count === b.count ? String(b.count) : `${a.count} -> ${b.count}`,
     [`RSS at ${clock(reference.atS)} MB`]: a.mb.toFixed(1),
     [`RSS at ${clock(last.atS)} MB`]: b.mb.toFixed(1),
     'growth MB': (b.mb - a.mb).toFixed(1),
+    'of it anon MB': (b.anonMb - a.anonMb).toFixed(1),
     'MB/min': minutes > 0 ? ((b.mb - a.mb) / minutes).toFixed(3) : '-',
+    [`within ${GROWTH_GOAL_MB} MB`]: b.mb - a.mb <= GROWTH_GOAL_MB ? 'yes' : 'NO',
   });
-  const none = { mb: 0, count: 0 };
+  const none = { mb: 0, anonMb: 0, count: 0 };
   const kinds = [...new Set([...from.keys(), ...to.keys()])].sort();
-  const total = (m: Map<string, { mb: number; count: number }>) =>
-    [...m.values()].reduce((t, k) => ({ mb: t.mb + k.mb, count: t.count + k.count }), none);
+  const total = (m: Map<string, KindMemory>) =>
+    [...m.values()].reduce(
+      (t, k) => ({ mb: t.mb + k.mb, anonMb: t.anonMb + k.anonMb, count: t.count + k.count }),
+      none,
+    );
   return [
     ...kinds.map((k) => row(k, from.get(k) ?? none, to.get(k) ?? none)),
     row('all', total(from), total(to)),
@@ -191,13 +212,13 @@ export async function run(): Promise<void> {
     const health = await liveHealth(onair, event);
     const events = await playerEvents(page);
 
-    // From 10 minutes on (start-up is over by then), or from the first sample of a shorter soak.
+    // From the reference minute on (start-up is over by then), or from the first sample of a shorter soak.
     const last = samples.at(-1)!;
-    const tenMinutes = samples.find((s) => s.atS >= REFERENCE_AT_S - 1 && s !== last);
-    const reference = tenMinutes ?? samples[0]!;
+    const settled = samples.find((s) => s.atS >= settings.referenceMinutes * 60 - 1 && s !== last);
+    const reference = settled ?? samples[0]!;
     console.log(
       `\nResident memory of onair's processes (VmRSS), from ${clock(reference.atS)} ` +
-        `(${tenMinutes ? '10 min' : 'the first sample'}) to the end (${clock(last.atS)})\n`,
+        `(${settled ? `${settings.referenceMinutes} min` : 'the first sample'}) to the end (${clock(last.atS)})\n`,
     );
     console.log(table(summaryRows(reference, last)));
     const latency = (label: string, shown: Shown) =>
@@ -220,6 +241,7 @@ export async function run(): Promise<void> {
     );
     console.log(
       `reproduce: BENCH_SOAK_MINUTES=${settings.minutes} BENCH_SOAK_SAMPLE_SECONDS=${settings.sampleSeconds} ` +
+        `BENCH_SOAK_REFERENCE_MINUTES=${settings.referenceMinutes} ` +
         'npm run bench -- live-soak',
     );
   } finally {

@@ -69,6 +69,8 @@ const settings = {
   preset: process.env.BENCH_X264_PRESET ?? 'veryfast',
   /** The publisher's keyframe interval: onair's video segments follow it (2 s: OBS's recommended). */
   keyframeSeconds: Number(process.env.BENCH_KEYFRAME_SECONDS ?? 2),
+  /** LIVE_LOW_LATENCY of the server: on (the default: LL-HLS playlists, blocking reloads) or off. */
+  lowLatency: process.env.BENCH_LOW_LATENCY ?? 'on',
 };
 /**
  * One thread (one core at most) carries this many viewers with room to spare. Measured here: about
@@ -116,6 +118,7 @@ async function setUp(work: string, wantEdge: boolean): Promise<Stage> {
     HTTP_PROCESSES: settings.httpProcesses,
     ONAIR_SECRET: secret,
     X264_PRESET: settings.preset,
+    LIVE_LOW_LATENCY: settings.lowLatency,
     LOG_LEVEL: 'warn',
   });
   let publisher: Publisher | undefined;
@@ -655,6 +658,7 @@ export async function run(): Promise<void> {
       `BENCH_VIEWER_SECONDS=${settings.windowSeconds} BENCH_VIEWER_RAMP_SECONDS=${settings.rampSeconds} ` +
       `BENCH_VIEWER_THREADS=${settings.threads} BENCH_VIEWER_NICE=${settings.nice} BENCH_VIEWER_MIX=${settings.mix.join(',')} ` +
       `BENCH_ORIGIN_SEARCH_STEPS=${settings.searchSteps} BENCH_HTTP_PROCESSES=${settings.httpProcesses} ` +
-      `BENCH_X264_PRESET=${settings.preset} BENCH_KEYFRAME_SECONDS=${settings.keyframeSeconds} npm run bench -- viewers`,
+      `BENCH_X264_PRESET=${settings.preset} BENCH_KEYFRAME_SECONDS=${settings.keyframeSeconds} ` +
+      `BENCH_LOW_LATENCY=${settings.lowLatency} npm run bench -- viewers`,
   );
 }

@@ -89,7 +89,12 @@ function drive(model: ViewerModel, d: Drive): ViewerRequest[] {
       const request = model.wants(now);
       if (request) {
         sent.push(request);
-        const at = now + (d.transferMs?.(request, now) ?? 20);
+        let at = now + (d.transferMs?.(request, now) ?? 20);
+        // A blocking reload is held until its segment is listed (RFC 8216bis 6.2.5.2).
+        if (request.kind === 'playlist' && request.msn !== undefined) {
+          const r = d.renditions[request.track]!;
+          at = Math.max(at, T0 + (r.delayMs ?? 0) + (request.msn + 1) * r.durationMs + 5);
+        }
         const sentAt = now;
         pending = {
           at,
@@ -380,6 +385,28 @@ describe('a simulated viewer', () => {
     expect(reloads[1]?.msn).toBe(15); // listed up to 14: after fetching 13 and 14
     const order = sent.map((r) => r.kind);
     expect(order.indexOf('playlist', 2)).toBeGreaterThan(order.lastIndexOf('segment'));
+  });
+
+  it('takes turns between renditions with blocking reloads on its one connection (audio is not starved)', () => {
+    const blocking = [
+      { ...VIDEO_2S, canBlockReload: true },
+      { ...AUDIO_1S, canBlockReload: true },
+    ];
+    for (const offset of [0, 300, 1100]) {
+      const model = new ViewerModel(JOIN + offset);
+      const sent = drive(model, {
+        renditions: blocking,
+        until: JOIN + 60_000,
+        step: 10,
+        onStep: (now) => model.advance(now),
+      });
+      model.finish(JOIN + 60_000);
+      expect(model.counts).toMatchObject({ stalls: 0, resyncs: 0, failedRequests: 0 });
+      // About one audio segment a second, fetched all along (not only the first few).
+      const audio = sent.filter((r) => r.kind === 'segment' && r.track === 1);
+      expect(audio.length).toBeGreaterThan(50);
+      expect(sent.slice(-10).some((r) => r.kind === 'playlist' && r.track === 1)).toBe(true);
+    }
   });
 
   it('does not stall against an ideal server, whatever the moment it joins', () => {

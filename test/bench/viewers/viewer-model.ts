@@ -386,12 +386,17 @@ export class ViewerModel {
     }
     const fetch = this.#decided ? this.#nextFetch(now) : undefined;
     if (fetch) return fetch;
+    // With one connection, blocking reloads take turns: the track whose playlist ends earliest on
+    // the media clock goes first (hls.js holds one per track at once; always the first would
+    // starve the audio).
+    let blocking = -1;
     for (let i = 0; i < this.#tracks.length; i++) {
       const t = this.#tracks[i]!;
       if (!t.playlist?.canBlockReload || t.playlist.ended || now < t.nextReloadAt) continue;
-      return { kind: 'playlist', track: i, msn: lastMsn(t.playlist) + 1 };
+      if (blocking < 0 || t.playlist.edgeMs < this.#tracks[blocking]!.playlist!.edgeMs) blocking = i;
     }
-    return undefined;
+    if (blocking < 0) return undefined;
+    return { kind: 'playlist', track: blocking, msn: lastMsn(this.#tracks[blocking]!.playlist!) + 1 };
   }
 
   #nextFetch(now: number): ViewerRequest | undefined {
