@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import type { Logger } from '../../src/log.ts';
+import { startRtmpIngest, type IngestSession, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
+import { freePort } from '../../src/net/free-ports.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -151,4 +154,31 @@ export async function obsLikePublish(
   const result = { ...status, closedByServer: closed };
   client.disconnect();
   return result;
+}
+
+/**
+ * The RTMP ingest in this process on a free loopback port, accepting every publish under the name
+ * `authorize` gives (default: the stream name as sent): for tests that drive the live session,
+ * the SRT gatekeeper or the WHIP server without a whole onair.
+ */
+export async function startLoopbackIngest(opts: {
+  dataDir: string;
+  log: Logger;
+  playSecret?: string;
+  streamName?: (name: string) => string;
+  started?: (session: IngestSession) => void;
+}): Promise<RunningIngest> {
+  return startRtmpIngest({
+    port: await freePort(),
+    host: '127.0.0.1',
+    playSecret: opts.playSecret ?? 'test-play-secret',
+    dataDir: opts.dataDir,
+    log: opts.log,
+    hooks: {
+      authorize: (_app, name) => Promise.resolve({ ok: true, streamName: opts.streamName?.(name) ?? name }),
+      started: (session) => opts.started?.(session),
+      stopped() {},
+      closed() {},
+    },
+  });
 }

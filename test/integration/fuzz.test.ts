@@ -1520,6 +1520,46 @@ const ROUTES: readonly Route[] = [
       }),
   },
   {
+    name: 'POST /api/events/:id/presenter-link',
+    build: () =>
+      requestArb({
+        method: POST,
+        path: idArb([fx.scratchLive.id, fx.live.id, fx.od.id], 1).map(
+          (id) => `/api/events/${id}/presenter-link`,
+        ),
+        body: fc.oneof(
+          fc.constant(undefined),
+          wire(
+            badJson(fc.constant({ days: 7 }), {
+              days: fc.oneof(
+                fc.integer({ min: -5, max: 0 }),
+                fc.integer({ min: 400 }),
+                fc.double(),
+                fc.string(),
+              ),
+            }),
+          ),
+          wire(anyJson),
+        ),
+        auth: 'api',
+      }),
+  },
+  {
+    name: 'GET /api/present/:id[/live] (never a presenter link: API keys and junk bearers)',
+    refuses: true,
+    build: () =>
+      requestArb({
+        method: GET,
+        path: fc
+          .tuple(
+            fc.oneof(idArb([fx.scratchLive.id, fx.live.id], 1), junkSegment),
+            fc.constantFrom('', '/live'),
+          )
+          .map(([id, tail]) => `/api/present/${id}${tail}`),
+        auth: 'api',
+      }),
+  },
+  {
     name: 'GET /api/events/:id/registrants',
     build: () =>
       requestArb({

@@ -12,11 +12,10 @@ import { loadConfig } from '../../src/config.ts';
 import { blockingVerdict, playlistEdge } from '../../pipelines/ll-hls-blocking.ts';
 import { readLivePlaylist } from '../../src/live/live-playlists.ts';
 import { LiveSession } from '../../src/live/live-session.ts';
-import { signedPullUrl, startRtmpIngest, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
+import { signedPullUrl, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
 import { createLogger } from '../../src/log.ts';
-import { freePort } from '../../src/net/free-ports.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
-import { obsLikePublish, startPublisher, type Publisher } from '../helpers/live.ts';
+import { obsLikePublish, startLoopbackIngest, startPublisher, type Publisher } from '../helpers/live.ts';
 import { firstFrameOf } from '../helpers/media.ts';
 import { apiCall, until } from '../helpers/api.ts';
 import { childProcesses, isAlive } from '../helpers/onair-process.ts';
@@ -649,18 +648,11 @@ describe('the live session when its job is taken away', () => {
   }
 
   beforeAll(async () => {
-    ingest = await startRtmpIngest({
-      port: await freePort(),
-      host: '127.0.0.1',
-      playSecret,
+    ingest = await startLoopbackIngest({
       dataDir: work,
       log: quiet,
-      hooks: {
-        authorize: () => Promise.resolve({ ok: true, streamName: 'in-process' }),
-        started() {},
-        stopped() {},
-        closed() {},
-      },
+      playSecret,
+      streamName: () => 'in-process',
     });
     storage = new WriteLog(path.join(work, 'media'));
     redis = new Redis(server.redisUrl);

@@ -15,11 +15,11 @@ import {
   type Handshake,
 } from '../../pipelines/srt-handshake.ts';
 import type { Admission, Admit, Refusal } from '../../src/live/admission.ts';
-import { startRtmpIngest, type IngestSession, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
+import type { IngestSession, RunningIngest } from '../../src/live/rtmp-ingest.ts';
 import { startSrtGatekeeper, type SrtGatekeeper } from '../../src/live/srt-gatekeeper.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
-import { freePort } from '../../src/net/free-ports.ts';
 import { until } from '../helpers/api.ts';
+import { startLoopbackIngest } from '../helpers/live.ts';
 import { startLossyRelay } from '../helpers/lossy-udp-relay.ts';
 import { childProcesses } from '../helpers/onair-process.ts';
 
@@ -73,21 +73,14 @@ const admit: Admit = (key, ip, protocol) => {
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-srt-'));
-  ingest = await startRtmpIngest({
-    port: await freePort(),
-    host: '127.0.0.1',
-    playSecret: 'test-play-secret',
+  ingest = await startLoopbackIngest({
     dataDir: work,
     log: createLogger('error'),
-    hooks: {
-      authorize: (_app, name) => {
-        authorized.push(name);
-        return Promise.resolve({ ok: true, streamName: name });
-      },
-      started: (session) => sessions.push(session),
-      stopped() {},
-      closed() {},
+    streamName: (name) => {
+      authorized.push(name);
+      return name;
     },
+    started: (session) => sessions.push(session),
   });
   gate = await startSrtGatekeeper({
     port: 0,

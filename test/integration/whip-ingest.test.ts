@@ -7,17 +7,12 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admission, Admit, Refusal } from '../../src/live/admission.ts';
-import {
-  signedPullUrl,
-  startRtmpIngest,
-  type IngestSession,
-  type RunningIngest,
-} from '../../src/live/rtmp-ingest.ts';
+import { signedPullUrl, type IngestSession, type RunningIngest } from '../../src/live/rtmp-ingest.ts';
 import { startWhipServer, type WhipServer } from '../../src/live/whip-ingest.ts';
 import { createLogger } from '../../src/log.ts';
-import { freePort } from '../../src/net/free-ports.ts';
 import { until } from '../helpers/api.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { startLoopbackIngest } from '../helpers/live.ts';
 import { childProcesses, isAlive } from '../helpers/onair-process.ts';
 
 /**
@@ -135,18 +130,11 @@ interface WhipWindow {
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'onair-whip-test-'));
-  ingest = await startRtmpIngest({
-    port: await freePort(),
-    host: '127.0.0.1',
-    playSecret,
+  ingest = await startLoopbackIngest({
     dataDir: work,
     log: quiet,
-    hooks: {
-      authorize: (_app, name) => Promise.resolve({ ok: true, streamName: name }),
-      started: (s) => void started.push(s),
-      stopped() {},
-      closed() {},
-    },
+    playSecret,
+    started: (s) => void started.push(s),
   });
   whip = await startWhipServer({
     port: 0,
