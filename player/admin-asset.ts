@@ -5,6 +5,7 @@
  */
 import { api, requireSession } from './admin-session.ts';
 import { parseStoryboardVtt, type StoryboardTile } from './storyboard.ts';
+import type { Preview } from './timeline-preview.ts';
 
 interface Rendition {
   name: string;
@@ -33,8 +34,23 @@ interface Asset {
     audio?: { codec: string } | null;
   };
   renditions: Rendition[];
-  playback: { player: string; poster: string | null; storyboard: string | null; complete: boolean } | null;
+  playback: {
+    master: string;
+    player: string;
+    poster: string | null;
+    storyboard: string | null;
+    complete: boolean;
+  } | null;
 }
+
+/** The player is a bundle of its own (hls.js), loaded on the first "Play here". */
+type PreviewModule = typeof import('./timeline-preview.ts');
+const previewModule = () =>
+  import(new URL('timeline-preview.js', import.meta.url).href) as Promise<PreviewModule>;
+
+/** The recording as last read, and its player once started. */
+let latest: Asset | undefined;
+let player: Preview | undefined;
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
 
@@ -70,17 +86,20 @@ function render(asset: Asset): void {
     fact(facts, 'Video', `${s.video.codec} ${s.video.width}×${s.video.height} at ${s.video.frameRate} fps`);
   if (s.audio) fact(facts, 'Audio', s.audio.codec);
 
+  latest = asset;
   const play = $<HTMLAnchorElement>('#asset-play');
   if (asset.playback) {
     play.href = asset.playback.player;
-    play.textContent = asset.playback.complete ? 'Play it' : 'Play it (still encoding)';
     play.hidden = false;
+    const here = $<HTMLButtonElement>('#asset-play-here');
+    here.textContent = asset.playback.complete ? 'Play here' : 'Play here (still encoding)';
+    here.hidden = player !== undefined;
   }
   const poster = $<HTMLImageElement>('#asset-poster');
   if (asset.playback?.poster && !poster.src) {
     poster.src = asset.playback.poster;
     poster.alt = `Poster of ${asset.title}`;
-    poster.hidden = false;
+    poster.hidden = player !== undefined;
   }
 
   const body = $<HTMLTableSectionElement>('#renditions');
@@ -121,8 +140,25 @@ function renderStoryboard(tiles: StoryboardTile[]): void {
   $('#storyboard-section').hidden = tiles.length === 0;
 }
 
+/** Plays the recording in the page (its signed master playlist), in place of the poster. */
+async function playHere(): Promise<void> {
+  const master = latest?.playback?.master;
+  if (!master || player) return;
+  const video = $<HTMLVideoElement>('#asset-video');
+  const { createPreview } = await previewModule();
+  player = createPreview(video, master, (problem) => {
+    $('#message').textContent = problem;
+    video.hidden = true;
+  });
+  $('#asset-play-here').hidden = true;
+  $('#asset-poster').hidden = true;
+  video.hidden = false;
+  await video.play().catch(() => undefined);
+}
+
 async function main(): Promise<void> {
   await requireSession();
+  $('#asset-play-here').addEventListener('click', () => void playHere());
   const id = /^\/admin\/assets\/([A-Za-z0-9_]{1,40})$/.exec(location.pathname)?.[1];
   if (!id) return void ($('#message').textContent = 'No such recording.');
   let storyboardShown = false;

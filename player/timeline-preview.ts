@@ -1,7 +1,7 @@
 /**
- * The interactions timeline's preview player (player/admin-timeline.ts). A bundle of its own that
- * the webinar's page loads on the first "Play preview": hls.js is nearly all of its weight, and
- * picking a time needs only the storyboard stills.
+ * The app's player of a recording: the interactions timeline's preview (player/admin-timeline.ts)
+ * and a recording's page (player/admin-asset.ts). A bundle of its own that those pages load on the
+ * first "Play": hls.js is nearly all of its weight, and the rest of them needs none of it.
  */
 import Hls from 'hls.js';
 

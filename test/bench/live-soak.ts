@@ -112,7 +112,10 @@ interface Sample {
 }
 
 const mb = (kb: number) => kb / 1024;
-const clock = (s: number) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+const clock = (s: number) => {
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+};
 
 interface KindMemory {
   mb: number;
@@ -221,6 +224,10 @@ export async function run(): Promise<void> {
         `(${settled ? `${settings.referenceMinutes} min` : 'the first sample'}) to the end (${clock(last.atS)})\n`,
     );
     console.log(table(summaryRows(reference, last)));
+    console.log(
+      "\nThe onair process holds the origin's memory cache (ORIGIN_CACHE_SIZE, 256 MB by default), which " +
+        'fills with the segments viewers ask for: its growth up to that size is the cache, not a leak.',
+    );
     const latency = (label: string, shown: Shown) =>
       `${label} ${p50p95(shown.samples)} s (${shown.samples.length} frames, ${shown.height}p` +
       `${shown.hls ? `, hls.js target/own ${shown.hls.target.toFixed(2)}/${shown.hls.latency.toFixed(2)} s` : ''})`;

@@ -78,6 +78,16 @@ describe('the marketer admin page', () => {
       await page.waitForFunction(
         () => document.querySelector<HTMLImageElement>('#asset-poster')!.naturalWidth > 0,
       );
+      // It plays in the page (hls.js, the recording's own signed playlist).
+      await page.click('#asset-play-here');
+      await page.waitForFunction(
+        () => document.querySelector<HTMLVideoElement>('#asset-video')!.currentTime > 0.5,
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      expect(await page.isHidden('#asset-poster')).toBe(true);
       expect(await seriousViolations(page)).toEqual([]);
       await screenshot(page, 'admin-asset');
     } finally {
