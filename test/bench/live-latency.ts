@@ -524,13 +524,16 @@ const SCENARIOS: Scenario[] = [
   { lowLatency: true, keyframeSeconds: 2, segmentSeconds: 2, via: 'direct' },
   { lowLatency: true, keyframeSeconds: 2, segmentSeconds: 2, via: 'edge', drift: true },
   { lowLatency: true, keyframeSeconds: 2, segmentSeconds: 1, via: 'direct' },
+  { lowLatency: true, keyframeSeconds: 2, segmentSeconds: 1, via: 'edge' },
   { lowLatency: true, keyframeSeconds: X264_DEFAULT_KEYFRAMES, segmentSeconds: 1, via: 'direct' },
   { lowLatency: true, keyframeSeconds: X264_DEFAULT_KEYFRAMES, segmentSeconds: 1, via: 'edge' },
   { lowLatency: false, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct' },
   { lowLatency: false, keyframeSeconds: 2, segmentSeconds: 2, via: 'direct' },
   { lowLatency: false, keyframeSeconds: 2, segmentSeconds: 1, via: 'direct' },
   { lowLatency: false, keyframeSeconds: 2, segmentSeconds: 1, via: 'edge' },
+  { lowLatency: false, keyframeSeconds: 2, segmentSeconds: 2, via: 'edge' },
   { lowLatency: false, keyframeSeconds: X264_DEFAULT_KEYFRAMES, segmentSeconds: 1, via: 'direct' },
+  { lowLatency: false, keyframeSeconds: X264_DEFAULT_KEYFRAMES, segmentSeconds: 1, via: 'edge' },
   // The default on the scale-out engines: segments into S3, playlists and parts via Redis.
   { lowLatency: true, keyframeSeconds: 1, segmentSeconds: 1, via: 'direct', scaleOut: true },
   // SRT (ffmpeg as the encoder, MPEG-TS, SRT latency SRT_LATENCY_MS) and WHIP (Chromium's presenter
