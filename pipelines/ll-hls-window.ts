@@ -56,12 +56,12 @@ export function lowLatencyPlaylist(
   // listed, so a reload never loses parts a player has already seen; the part after them is the
   // first of the segment in progress.
   const closing = !follows && after !== undefined ? partsOf(after) : undefined;
-  const hintAfterClosing =
-    closing && pending && nextSegmentUri(after!) === pending.segmentUri
+  const pendingParts = follows ? pending.parts : (closing ?? []);
+  const preloadHint = follows
+    ? pending.nextPartUri
+    : closing && pending && nextSegmentUri(after!) === pending.segmentUri
       ? (pending.parts[0]?.uri ?? pending.nextPartUri)
       : undefined;
-  const pendingParts = follows ? pending.parts : (closing ?? []);
-  const preloadHint = follows ? pending.nextPartUri : closing ? hintAfterClosing : undefined;
   return {
     ...window,
     segments: listed,

@@ -3,6 +3,7 @@
  * it became (every rendition with its size, rates and codecs), its poster and storyboard stills,
  * and the player. Refreshes while it is processing.
  */
+import { loadRecordingPlayer } from './admin-dom.ts';
 import { api, requireSession } from './admin-session.ts';
 import { parseStoryboardVtt, type StoryboardTile } from './storyboard.ts';
 import type { Preview } from './timeline-preview.ts';
@@ -42,11 +43,6 @@ interface Asset {
     complete: boolean;
   } | null;
 }
-
-/** The player is a bundle of its own (hls.js), loaded on the first "Play here". */
-type PreviewModule = typeof import('./timeline-preview.ts');
-const previewModule = () =>
-  import(new URL('timeline-preview.js', import.meta.url).href) as Promise<PreviewModule>;
 
 /** The recording as last read, and its player once started. */
 let latest: Asset | undefined;
@@ -145,7 +141,7 @@ async function playHere(): Promise<void> {
   const master = latest?.playback?.master;
   if (!master || player) return;
   const video = $<HTMLVideoElement>('#asset-video');
-  const { createPreview } = await previewModule();
+  const createPreview = await loadRecordingPlayer();
   player = createPreview(video, master, (problem) => {
     $('#message').textContent = problem;
     video.hidden = true;

@@ -5,6 +5,7 @@
  * sessions and replays carry as EXT-X-DATERANGE); the server's schema judges what is saved.
  * Pure rules (storyboard cues, m:ss, edits) are in timeline-model.ts.
  */
+import { loadRecordingPlayer } from './admin-dom.ts';
 import type { AdminEvent } from './admin-event.ts';
 import { api } from './admin-session.ts';
 import { injectStyles } from './player.css.ts';
@@ -40,11 +41,6 @@ interface TimelineAsset {
   durationSeconds: number | null;
   playback: { master: string; poster: string | null; storyboard: string | null; complete: boolean } | null;
 }
-
-/** The preview player is a bundle of its own, loaded on first play (see timeline-preview.ts). */
-type PreviewModule = typeof import('./timeline-preview.ts');
-const previewModule = () =>
-  import(new URL('timeline-preview.js', import.meta.url).href) as Promise<PreviewModule>;
 
 const KINDS: Kind[] = ['cta', 'poll', 'chat'];
 const LEGEND: Record<Kind, string> = { cta: 'Calls-to-action', poll: 'Polls', chat: 'Chat' };
@@ -297,7 +293,7 @@ function buildTimeline(
   }
   async function startPreview(): Promise<void> {
     if (!preview) {
-      const { createPreview } = await previewModule();
+      const createPreview = await loadRecordingPlayer();
       preview = createPreview(video, playback.master, previewProblem);
       still.hidden = true;
       video.hidden = false;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnairClient } from '../../src/cli/api-client.ts';
 import { makeSource } from '../helpers/media.ts';
-import { childProcesses, startOnair } from '../helpers/onair-process.ts';
+import { childProcesses, isAlive, startOnair } from '../helpers/onair-process.ts';
 import { startTestServer } from '../helpers/server.ts';
 
 let work: string;
@@ -22,15 +22,6 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 function processesMentioning(needle: string): string[] {
   const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.includes(needle) && !l.includes('ps -eo'));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
 }
 
 function redisPidOf(dataDir: string): number {
